@@ -1,0 +1,3 @@
+from photocull.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""Analysis: measurements of one decoded photo, one module per analyser."""

@@ -1,0 +1,1 @@
+"""Catalog: the SQLite database that remembers files, photos and measurements."""

@@ -1,0 +1,120 @@
+"""The catalog's schema, as an ordered list of migrations.
+
+``PRAGMA user_version`` holds the number of migrations applied. Opening a
+catalog applies the missing ones, each in its own transaction, so an old
+catalog is upgraded in place and a half-applied migration never persists.
+A migration, once released, is never edited: a change is a new migration.
+A catalog written by a newer photocull is refused rather than damaged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from photocull.analysis.fingerprints import Fingerprints
+from photocull.analysis.technical import TechnicalQuality
+from photocull.errors import CatalogError
+from photocull.ingest.metadata import PhotoMetadata
+from photocull.records import ImageInfo
+
+# Which record types each per-content table holds, column for column.
+PHOTO_TABLES: dict[str, tuple[type, ...]] = {
+    "photos": (ImageInfo, PhotoMetadata),
+    "technical": (TechnicalQuality,),
+    "fingerprints": (Fingerprints,),
+}
+
+MIGRATIONS: list[str] = [
+    # 1: files, photos (one row per distinct content) and the first analysers.
+    """
+    CREATE TABLE files (
+        path TEXT PRIMARY KEY,          -- relative to the catalog root when inside it
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        content_hash TEXT,              -- SHA-256 of the bytes; NULL when they could not be read
+        status TEXT NOT NULL CHECK (status IN ('ok', 'unreadable', 'missing')),
+        reason TEXT,                    -- why a file is unreadable or missing
+        first_seen REAL NOT NULL,
+        last_scanned REAL NOT NULL
+    );
+    CREATE INDEX files_by_content ON files (content_hash);
+    CREATE INDEX files_by_status ON files (status);
+
+    CREATE TABLE photos (
+        content_hash TEXT PRIMARY KEY,
+        stamp TEXT NOT NULL,            -- decoder version and settings that made this row
+        format TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        megapixels REAL NOT NULL,
+        decode_mode TEXT NOT NULL,
+        capture_time TEXT,              -- ISO 8601 local time with sub-seconds
+        capture_offset TEXT,
+        capture_timestamp REAL,
+        make TEXT,
+        model TEXT,
+        lens TEXT,
+        serial_number TEXT,
+        software TEXT,
+        exposure_time REAL,
+        f_number REAL,
+        iso INTEGER,
+        exposure_bias REAL,
+        focal_length REAL,
+        focal_length_35mm REAL,
+        flash_fired INTEGER,
+        gps_latitude REAL,
+        gps_longitude REAL,
+        gps_altitude REAL,
+        orientation INTEGER,
+        image_unique_id TEXT,
+        burst_id TEXT,
+        burst_primary INTEGER,
+        sequence_number INTEGER,
+        content_identifier TEXT,
+        rating INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX photos_by_burst ON photos (burst_id) WHERE burst_id IS NOT NULL;
+    CREATE INDEX photos_by_time ON photos (capture_timestamp);
+
+    CREATE TABLE technical (
+        content_hash TEXT PRIMARY KEY REFERENCES photos (content_hash) ON DELETE CASCADE,
+        stamp TEXT NOT NULL,
+        __TECHNICAL__
+    ) WITHOUT ROWID;
+    CREATE INDEX technical_by_score ON technical (technical_score);
+
+    CREATE TABLE fingerprints (
+        content_hash TEXT PRIMARY KEY REFERENCES photos (content_hash) ON DELETE CASCADE,
+        stamp TEXT NOT NULL,
+        phash INTEGER NOT NULL,
+        dhash INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Apply the migrations this catalog lacks."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise CatalogError(
+            f"this catalog has schema version {version}, newer than this photocull "
+            f"understands ({SCHEMA_VERSION}): upgrade photocull"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[number]):
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]

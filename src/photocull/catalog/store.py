@@ -1,0 +1,250 @@
+"""The catalog: one SQLite file that remembers every file, photo and measurement.
+
+It is the only module that speaks SQL. It runs in WAL mode with
+``synchronous=NORMAL``: a committed transaction survives the process being
+killed at any moment, and readers (a later ``photocull top`` or the web app)
+never block the scanning writer. Results are written in batches, one
+transaction each, so a crash loses at most the batch in flight, which the
+next run redoes.
+
+Paths inside the catalog's root folder (the folder holding ``.photocull``) are
+stored relative to it, so a catalog keeps working when its folder is moved or
+mounted elsewhere; other paths are stored absolute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from photocull.catalog.schema import PHOTO_TABLES, migrate
+from photocull.errors import CatalogError
+from photocull.records import FileResult, ImageInfo, PhotoRecord
+from photocull.ingest.metadata import PhotoMetadata
+
+STATE_DIR_NAME = ".photocull"
+CATALOG_FILE_NAME = "catalog.db"
+
+
+def default_catalog_path(first_input: Path) -> Path:
+    """``<scanned folder>/.photocull/catalog.db``; for a file or ZIP, its folder's.
+
+    A folder photocull cannot write to (a memory card, a shared read-only drive)
+    gets its catalog in the user's data folder instead, under a name derived
+    from the folder's path, where :func:`find_catalog` looks for it too.
+    """
+    folder = (first_input if first_input.is_dir() else first_input.parent).resolve()
+    if os.access(folder, os.W_OK) or (folder / STATE_DIR_NAME).is_dir():
+        return folder / STATE_DIR_NAME / CATALOG_FILE_NAME
+    return _user_catalog_path(folder)
+
+
+def find_catalog(start: Path) -> Path | None:
+    """The catalog of ``start``'s folder or of the nearest folder above it, like git finds .git."""
+    folder = start.resolve()
+    if not folder.is_dir():
+        folder = folder.parent
+    for candidate in (folder, *folder.parents):
+        for path in (candidate / STATE_DIR_NAME / CATALOG_FILE_NAME, _user_catalog_path(candidate)):
+            if path.is_file():
+                return path
+    return None
+
+
+def _user_catalog_path(folder: Path) -> Path:
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    tag = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    return data_home / "photocull" / "catalogs" / f"{folder.name or 'root'}-{tag}" / CATALOG_FILE_NAME
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    status: str
+
+
+class Catalog:
+    """A connection to one catalog file; use as a context manager."""
+
+    def __init__(self, path: Path):
+        self.path = path.resolve()
+        self.root = self.path.parent.parent if self.path.parent.name == STATE_DIR_NAME else None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            migrate(self._db)
+        except (sqlite3.Error, OSError) as exc:
+            raise CatalogError(_explain(self.path, exc)) from exc
+
+    # -- life cycle -------------------------------------------------------
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise CatalogError(_explain(self.path, exc)) from exc
+
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._db.execute(sql, tuple(params)).fetchall()
+        except sqlite3.Error as exc:
+            raise CatalogError(_explain(self.path, exc)) from exc
+
+    # -- paths --------------------------------------------------------------
+    def key(self, path: Path) -> str:
+        """How ``path`` (absolute) is stored."""
+        if self.root is not None:
+            try:
+                return path.relative_to(self.root).as_posix()
+            except ValueError:
+                pass
+        return str(path)
+
+    def resolve(self, key: str) -> Path:
+        path = Path(key)
+        return path if path.is_absolute() or self.root is None else self.root / path
+
+    # -- what is known ------------------------------------------------------
+    def file_states(self) -> dict[str, FileState]:
+        rows = self._db.execute("SELECT path, size, mtime_ns, content_hash, status FROM files")
+        return {r[0]: FileState(r[1], r[2], r[3], r[4]) for r in rows}
+
+    def current_contents(self, ingest_stamp: str, stamps: dict[str, str]) -> set[str]:
+        """Content hashes whose photo row and every analyser record carry the current stamp."""
+        joins = "".join(
+            f" JOIN {name} ON {name}.content_hash = photos.content_hash AND {name}.stamp = ?"
+            for name in stamps
+        )
+        sql = f"SELECT photos.content_hash FROM photos{joins} WHERE photos.stamp = ?"
+        return {r[0] for r in self._query(sql, [*stamps.values(), ingest_stamp])}
+
+    # -- writing ------------------------------------------------------------
+    def write_results(self, results: list[FileResult]) -> None:
+        """Store a batch of scan results in one transaction."""
+        now = time.time()
+        with self._transaction() as db:
+            for result in results:
+                if result.photo is not None:
+                    self._write_photo(db, result.photo)
+                db.execute(
+                    """INSERT INTO files (path, size, mtime_ns, content_hash, status, reason, first_seen, last_scanned)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                       ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime_ns=excluded.mtime_ns,
+                         content_hash=excluded.content_hash, status=excluded.status,
+                         reason=excluded.reason, last_scanned=excluded.last_scanned""",
+                    (self.key(result.path), result.size, result.mtime_ns, result.content_hash,
+                     result.status, result.reason, now, now),
+                )
+
+    def _write_photo(self, db: sqlite3.Connection, photo: PhotoRecord) -> None:
+        _upsert(db, "photos", photo.content_hash, photo.ingest_stamp, photo.image, photo.metadata)
+        for name, (stamp, record) in photo.analyses.items():
+            _upsert(db, name, photo.content_hash, stamp, record)
+
+    def mark_missing(self, keys: Iterable[str]) -> int:
+        keys = list(keys)
+        with self._transaction() as db:
+            db.executemany("UPDATE files SET status='missing', reason='file no longer found' WHERE path=?",
+                           [(k,) for k in keys])
+        return len(keys)
+
+    # -- reading ------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        rows = self._query("SELECT status, count(*) FROM files GROUP BY status")
+        return {r[0]: r[1] for r in rows}
+
+    def photos(self, order_by: str = "technical_score", limit: int | None = None) -> list[dict[str, Any]]:
+        """Readable files with all their measurements, best first (one row per file)."""
+        if order_by not in _sortable_columns():
+            raise ValueError(f"cannot sort by {order_by!r}")
+        sql = _PHOTO_SELECT + f" WHERE files.status = 'ok' ORDER BY {order_by} DESC NULLS LAST, files.path"
+        params: list[Any] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [self._row(r) for r in self._query(sql, params)]
+
+    def photo(self, path: Path) -> dict[str, Any] | None:
+        """One file's row with every measurement, or None if the catalog does not know it."""
+        rows = self._query(_PHOTO_SELECT + " WHERE files.path = ?", [self.key(path)])
+        return self._row(rows[0]) if rows else None
+
+    def unreadable(self) -> list[dict[str, Any]]:
+        rows = self._query("SELECT path, reason FROM files WHERE status = 'unreadable' ORDER BY path")
+        return [{"path": str(self.resolve(r[0])), "reason": r[1]} for r in rows]
+
+    def _row(self, row: sqlite3.Row) -> dict[str, Any]:
+        values = dict(row)
+        values["path"] = str(self.resolve(values["path"]))
+        return values
+
+
+def _upsert(db: sqlite3.Connection, table: str, content_hash: str, stamp: str, *records: Any) -> None:
+    columns = ["content_hash", "stamp"] + [f.name for r in records for f in fields(r)]
+    values = [content_hash, stamp] + [v for r in records for v in astuple(r)]
+    db.execute(
+        f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(values))})",
+        values,
+    )
+
+
+def _record_columns() -> dict[str, list[str]]:
+    return {table: [f.name for r in records for f in fields(r)] for table, records in PHOTO_TABLES.items()}
+
+
+def _sortable_columns() -> set[str]:
+    return {c for cols in _record_columns().values() for c in cols} | {"size", "path"}
+
+
+def _photo_select() -> str:
+    selected = ["files.path", "files.size", "files.mtime_ns", "files.content_hash", "files.status", "files.reason"]
+    joins = []
+    for table, columns in _record_columns().items():
+        selected += [f"{table}.{c} AS {c}" for c in columns]
+        joins.append(f"LEFT JOIN {table} ON {table}.content_hash = files.content_hash")
+    return f"SELECT {', '.join(selected)} FROM files {' '.join(joins)}"
+
+
+_PHOTO_SELECT = _photo_select()
+
+
+def _explain(path: Path, exc: BaseException) -> str:
+    text = str(exc)
+    hint = ""
+    if "locked" in text:
+        hint = " (another photocull process is writing to it; wait for it to finish)"
+    elif "full" in text or getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        hint = " (the disk is full: free some space and run again; committed work is kept)"
+    elif "not a database" in text or "malformed" in text:
+        hint = " (the file is damaged or not a photocull catalog; move it away to start afresh)"
+    elif "readonly" in text or "read-only" in text:
+        hint = " (the catalog or its folder is read-only; choose another place with --catalog)"
+    return f"catalog {path}: {text}{hint}"

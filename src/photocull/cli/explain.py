@@ -1,0 +1,84 @@
+"""``photocull show``: one photo's measurements as a table a person can read.
+
+Every column of the catalog row appears, grouped by where it comes from, with
+a short explanation; docs/measurements.md has the formulas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+
+from photocull.catalog.schema import PHOTO_TABLES
+
+SECTION_TITLES = {"photos": "Image and capture", "technical": "Technical quality", "fingerprints": "Fingerprints"}
+
+HELP: dict[str, str] = {
+    # file
+    "path": "where the file is",
+    "size": "file size in bytes",
+    "content_hash": "SHA-256 of the file's bytes: identical content is analysed once",
+    "status": "ok, unreadable (see reason) or missing (no longer found)",
+    "reason": "why the file cannot be used",
+    # image
+    "format": "format found in the content (not the extension)",
+    "width": "full-resolution width, upright, in pixels",
+    "height": "full-resolution height, upright, in pixels",
+    "megapixels": "width x height / 1,000,000",
+    "decode_mode": "how the working copy was decoded (reduced-size decodes are faster)",
+    # capture
+    "capture_time": "when the photo was taken (camera's local time, with sub-seconds)",
+    "capture_offset": "the camera's offset from UTC, when recorded",
+    "capture_timestamp": "capture time as POSIX seconds (local time read as UTC when no offset is known)",
+    "exposure_time": "shutter speed in seconds",
+    "f_number": "aperture (f-number)",
+    "iso": "sensor sensitivity",
+    "exposure_bias": "exposure compensation set on the camera, in EV",
+    "focal_length": "lens focal length in mm",
+    "gps_latitude": "degrees, north positive",
+    "gps_longitude": "degrees, east positive",
+    "gps_altitude": "metres above sea level",
+    "orientation": "EXIF orientation as recorded (already applied to every measurement)",
+    "burst_id": "identifier shared by the frames of one camera burst",
+    "sequence_number": "position in a burst or drive sequence",
+    "rating": "rating set by another tool (-1 rejected, 1-5 stars)",
+    # fingerprints
+    "phash": "64-bit perceptual hash (DCT): near-identical pictures differ in few bits",
+    "dhash": "64-bit difference hash (gradients): a second, independent near-duplicate test",
+}
+
+
+def explain_photo(row: dict[str, Any]) -> Group:
+    tables = [_table("File", ["path", "size", "status", "reason", "content_hash"], row)]
+    for table_name, records in PHOTO_TABLES.items():
+        columns = [f.name for record in records for f in fields(record)]
+        tables.append(_table(SECTION_TITLES.get(table_name, table_name), columns, row))
+    return Group(*tables)
+
+
+def _table(title: str, columns: list[str], row: dict[str, Any]) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    table.add_column(style="dim")
+    for name in columns:
+        value = row.get(name)
+        if value is None and name not in ("status",):
+            continue
+        table.add_row(name, _format(name, value), HELP.get(name, ""))
+    return table
+
+
+def _format(name: str, value: Any) -> str:
+    if name in ("phash", "dhash") and isinstance(value, int):
+        from photocull.analysis.fingerprints import to_hex
+
+        return to_hex(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, bool) or (name in ("blurry", "badly_exposed") and value in (0, 1)):
+        return "yes" if value else "no"
+    return str(value)

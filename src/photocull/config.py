@@ -1,0 +1,168 @@
+"""Every setting photocull has, in one typed place.
+
+Values come from, in rising priority: the defaults below, a ``photocull.toml``
+file (``--config``, ``$PHOTOCULL_CONFIG`` or ``./photocull.toml``), environment
+variables (``PHOTOCULL_<SECTION>__<FIELD>``, e.g. ``PHOTOCULL_SCAN__WORKERS=4``)
+and command-line flags. Each field's description is its documentation:
+``photocull config`` prints them all with their current values.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CONFIG_FILE_NAME = "photocull.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IngestSettings(_Section):
+    """How files are found and decoded."""
+
+    working_size: int = Field(
+        1024, ge=256, le=8192,
+        description="Long edge, in pixels, of the working copy every analyser reads. "
+        "The decoder never produces a larger image than it needs for this.",
+    )
+    min_decode_edge: int = Field(
+        768, ge=128, le=8192,
+        description="Smallest long edge a reduced (DCT-scaled) JPEG decode may have; "
+        "a coarser scale is used whenever it still reaches this size.",
+    )
+    max_pixels: int = Field(
+        250_000_000, ge=1_000_000,
+        description="Images declaring more pixels than this are refused as "
+        "decompression bombs (250 MP covers medium-format sensors and most panoramas).",
+    )
+    raw_min_bytes_per_pixel: float = Field(
+        0.02, ge=0,
+        description="A RAW file smaller than this many bytes per sensor pixel cannot "
+        "hold its image data (header-only or truncated) and is marked unreadable.",
+    )
+    include_hidden: bool = Field(
+        False, description="Also scan hidden files and folders (names starting with '.').",
+    )
+    zip_max_total_bytes: int = Field(
+        64 * 2**30, ge=1,
+        description="Largest total uncompressed size of a ZIP archive (default 64 GiB).",
+    )
+    zip_max_ratio: float = Field(
+        100.0, ge=1,
+        description="Largest compression ratio of one ZIP entry; photos barely compress, "
+        "so a higher ratio marks a zip bomb.",
+    )
+    zip_max_entries: int = Field(
+        1_000_000, ge=1, description="Most entries a ZIP archive may have.",
+    )
+
+
+class TechnicalSettings(_Section):
+    """Thresholds of the technical-quality flags (see docs/measurements.md)."""
+
+    blurry_below: float = Field(
+        0.35, ge=0, le=1,
+        description="A photo whose sharpness (0-1) is below this is flagged blurry.",
+    )
+    dark_below: float = Field(
+        0.12, ge=0, le=1,
+        description="Mean luminance (0-1) below which a photo is flagged badly exposed (too dark).",
+    )
+    bright_above: float = Field(
+        0.88, ge=0, le=1,
+        description="Mean luminance (0-1) above which a photo is flagged badly exposed (too bright).",
+    )
+    max_highlight_clipping: float = Field(
+        0.15, ge=0, le=1,
+        description="Share of pixels at pure white above which a photo is flagged badly exposed.",
+    )
+    max_shadow_clipping: float = Field(
+        0.30, ge=0, le=1,
+        description="Share of pixels at pure black above which a photo is flagged badly exposed.",
+    )
+
+
+class ScanSettings(_Section):
+    """How a scan runs."""
+
+    workers: int = Field(
+        0, ge=0, description="Worker processes; 0 means one per CPU core.",
+    )
+    commit_every: int = Field(
+        64, ge=1, description="Results written to the catalog per transaction.",
+    )
+    commit_seconds: float = Field(
+        2.0, gt=0, description="Longest time a finished result waits before it is committed.",
+    )
+
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+class Settings(_Section):
+    """The whole configuration: one section per stage."""
+
+    ingest: IngestSettings = IngestSettings()
+    technical: TechnicalSettings = TechnicalSettings()
+    scan: ScanSettings = ScanSettings()
+
+
+class ConfigError(ValueError):
+    """The configuration file or a setting is invalid."""
+
+
+def find_config_file(explicit: Path | None = None) -> Path | None:
+    """The TOML file in force: ``--config``, then ``$PHOTOCULL_CONFIG``, then ``./photocull.toml``."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: configuration file not found")
+        return explicit
+    env = os.environ.get("PHOTOCULL_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"{path}: configuration file named by PHOTOCULL_CONFIG not found")
+        return path
+    local = Path.cwd() / CONFIG_FILE_NAME
+    return local if local.is_file() else None
+
+
+def load_settings(config_file: Path | None = None, **overrides: dict[str, Any]) -> Settings:
+    """Build the settings from file, environment and flag overrides, validated.
+
+    ``overrides`` maps a section name to the fields that flags set, e.g.
+    ``load_settings(scan={"workers": 4})``.
+    """
+    path = find_config_file(config_file)
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    env_settings = _env_values()
+    for section, fields in env_settings.items():
+        values.setdefault(section, {}).update(fields)
+    for section, fields in overrides.items():
+        values.setdefault(section, {}).update({k: v for k, v in fields.items() if v is not None})
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        where = f"{path}: " if path else ""
+        raise ConfigError(f"{where}invalid configuration:\n{exc}") from exc
+
+
+def _env_values() -> dict[str, dict[str, str]]:
+    """``PHOTOCULL_SECTION__FIELD`` variables as nested values (validated later)."""
+    found: dict[str, dict[str, str]] = {}
+    for key, value in os.environ.items():
+        if key.startswith("PHOTOCULL_") and "__" in key:
+            section, _, field = key[len("PHOTOCULL_"):].lower().partition("__")
+            found.setdefault(section, {})[field] = value
+    return found

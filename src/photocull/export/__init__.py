@@ -1,0 +1,1 @@
+"""Export: write what the catalog knows to files other tools read."""

@@ -1,0 +1,1 @@
+"""Ingest: find photo files (folders, files, ZIP archives) and decode them once."""

@@ -1,0 +1,271 @@
+"""Decode a photo once, at the working size every analyser reads, upright.
+
+Decoding dominates a CPU pipeline, so the decoder never does more than the
+working copy needs: JPEGs are DCT-scaled while decoding (Pillow's draft mode,
+1/2 to 1/8 of full size), RAW files use their embedded preview when it is large
+enough and a half-size demosaic otherwise. Orientation (EXIF, and the HEIF/AVIF
+``irot``/``imir`` properties, which Pillow and pillow-heif expose the same way)
+is applied to the small copy, which is cheap. Every failure becomes an
+:class:`UnreadableFile` with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from photocull.config import IngestSettings
+from photocull.errors import UnreadableFile
+from photocull.ingest.formats import is_raw_name
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# LibRaw's "flip" expressed as an EXIF orientation.
+_LIBRAW_FLIP_TO_ORIENTATION = {0: 1, 3: 3, 5: 8, 6: 6}
+
+_registered = False
+
+
+def register_codecs() -> None:
+    """Make Pillow read HEIF/HEIC (pillow-heif); AVIF is built into Pillow >= 11.3."""
+    global _registered
+    if not _registered:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.filterwarnings("ignore", module="PIL")  # broken EXIF is reported as None fields
+        _registered = True
+
+
+@dataclass(slots=True)
+class DecodedPhoto:
+    """The working copy of one photo and what the decoder learnt about it."""
+
+    rgb: np.ndarray  # H x W x 3 uint8, upright, long edge <= working_size
+    width: int  # full-resolution size, upright
+    height: int
+    format: str  # "JPEG", "HEIF", "AVIF", "RAW (NEF)", ...
+    decode_mode: str  # how the working copy was made, e.g. "jpeg-dct-1/4", "raw-preview"
+    image: Image.Image | None  # the opened Pillow image, for metadata; None for RAW
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+
+def decode(data: bytes, name: str | Path, settings: IngestSettings) -> DecodedPhoto:
+    """Decode ``data`` (the bytes of file ``name``) to an upright working copy."""
+    register_codecs()
+    Image.MAX_IMAGE_PIXELS = settings.max_pixels // 2  # Pillow refuses at twice this
+    if not data:
+        raise UnreadableFile("empty file (0 bytes)")
+    if is_raw_name(name):
+        return _decode_raw(data, name, settings)
+    return _decode_raster(data, settings)
+
+
+def _decode_raster(data: bytes, settings: IngestSettings) -> DecodedPhoto:
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise UnreadableFile(f"decompression bomb: {exc}") from exc
+    except UnidentifiedImageError as exc:
+        raise UnreadableFile(f"not a recognised image format{_sniff_hint(data)}") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise UnreadableFile(f"cannot read image header: {exc}") from exc
+    width, height = image.size
+    _check_pixels(width, height, settings)
+    mode = "full"
+    try:
+        if image.format in ("JPEG", "MPO"):
+            scale = _draft(image, settings.min_decode_edge)
+            if scale > 1:
+                mode = f"jpeg-dct-1/{scale}"
+        image.load()
+        working = _to_rgb(image)
+        orientation = _orientation(image)  # after load: PNG reads EXIF while loading
+    except Image.DecompressionBombError as exc:
+        raise UnreadableFile(f"decompression bomb: {exc}") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        reason = str(exc)
+        if "truncated" in reason.lower():
+            raise UnreadableFile(f"truncated file ({reason})") from exc
+        raise UnreadableFile(f"corrupt image data ({reason})") from exc
+    working = _fit(working, settings.working_size)
+    if orientation in _TRANSPOSE:
+        working = working.transpose(_TRANSPOSE[orientation])
+        if orientation >= 5:
+            width, height = height, width
+    return DecodedPhoto(np.asarray(working), width, height, image.format or "unknown", mode, image)
+
+
+def _draft(image: Image.Image, min_edge: int) -> int:
+    """Ask libjpeg for the coarsest DCT scale whose long edge still reaches ``min_edge``."""
+    width, height = image.size
+    long_edge = max(width, height)
+    if long_edge <= min_edge:
+        return 1
+    factor = min_edge / long_edge
+    requested = (max(1, int(width * factor)), max(1, int(height * factor)))
+    image.draft("RGB", requested)
+    return max(1, round(width / image.size[0]))
+
+
+def _decode_raw(data: bytes, name: str | Path, settings: IngestSettings) -> DecodedPhoto:
+    import rawpy
+
+    kind = f"RAW ({Path(name).suffix.lstrip('.').upper()})"
+    try:
+        raw = rawpy.imread(io.BytesIO(data))
+    except rawpy.LibRawFileUnsupportedError as exc:
+        return _decode_misnamed_raw(data, kind, settings, exc)
+    except rawpy.LibRawError as exc:
+        raise UnreadableFile(f"unreadable {kind}: {_libraw_reason(exc)}") from exc
+    with raw:
+        sizes = raw.sizes
+        sensor_pixels = sizes.raw_width * sizes.raw_height
+        if len(data) < settings.raw_min_bytes_per_pixel * sensor_pixels:
+            raise UnreadableFile(
+                f"truncated {kind}: {len(data)} bytes cannot hold {sensor_pixels / 1e6:.1f} MP of sensor data"
+            )
+        _check_pixels(sizes.width, sizes.height, settings)
+        orientation = _LIBRAW_FLIP_TO_ORIENTATION.get(sizes.flip, 1)
+        width, height = (sizes.height, sizes.width) if orientation >= 5 else (sizes.width, sizes.height)
+        working = _raw_preview(raw, settings.min_decode_edge)
+        mode = "raw-preview"
+        if working is None:
+            try:
+                working = Image.fromarray(raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8))
+            except rawpy.LibRawError as exc:
+                raise UnreadableFile(f"unreadable {kind}: {_libraw_reason(exc)}") from exc
+            mode, orientation = "raw-half", 1  # LibRaw applies its flip when demosaicing
+    working = _fit(working, settings.working_size)
+    if orientation in _TRANSPOSE:
+        working = working.transpose(_TRANSPOSE[orientation])
+    return DecodedPhoto(np.asarray(working), width, height, kind, mode, None)
+
+
+def _raw_preview(raw, min_edge: int) -> Image.Image | None:
+    """The embedded preview, when it is large enough to stand in for the RAW."""
+    import rawpy
+
+    try:
+        thumb = raw.extract_thumb()
+    except (rawpy.LibRawError, ValueError):
+        return None
+    try:
+        if thumb.format == rawpy.ThumbFormat.JPEG:
+            preview = Image.open(io.BytesIO(thumb.data))
+            if max(preview.size) < min_edge:
+                return None
+            _draft(preview, min_edge)
+            preview.load()
+            return _to_rgb(preview)
+        if thumb.format == rawpy.ThumbFormat.BITMAP and max(thumb.data.shape[:2]) >= min_edge:
+            return Image.fromarray(thumb.data).convert("RGB")
+    except (OSError, ValueError, SyntaxError):
+        return None
+    return None
+
+
+def _decode_misnamed_raw(data: bytes, kind: str, settings: IngestSettings, exc: Exception) -> DecodedPhoto:
+    """A file with a RAW extension that LibRaw does not know: a misnamed JPEG is still a photo.
+
+    TIFF-based content is not accepted this way: Pillow would read only the small
+    thumbnail IFD of an unsupported RAW and pass it off as the photo.
+    """
+    try:
+        fmt = Image.open(io.BytesIO(data)).format
+    except Exception:
+        fmt = None
+    if fmt and fmt != "TIFF":
+        return _decode_raster(data, settings)
+    raise UnreadableFile(f"unsupported {kind}: LibRaw does not know this camera or format") from exc
+
+
+def _libraw_reason(exc: Exception) -> str:
+    text = exc.args[0] if exc.args else str(exc)
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return {
+        "Input/output error": "the file is truncated or damaged",
+        "Unsupported file format or not RAW file": "not a RAW format LibRaw knows",
+    }.get(str(text), str(text))
+
+
+def _check_pixels(width: int, height: int, settings: IngestSettings) -> None:
+    if width * height > settings.max_pixels:
+        raise UnreadableFile(
+            f"decompression bomb: declares {width}x{height} = {width * height / 1e6:.0f} MP, "
+            f"more than the limit of {settings.max_pixels / 1e6:.0f} MP"
+        )
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        value = image.getexif().get(0x0112, 1)
+        return value if isinstance(value, int) and 1 <= value <= 8 else 1
+    except Exception:  # broken EXIF must not cost the pixels
+        return 1
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB: deeper and float images are scaled (not clipped), transparency goes on white."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        top = float(values.max()) if values.size else 0.0
+        if image.mode == "F" and top <= 1.0:
+            factor = 255.0  # float images in 0..1
+        else:
+            # 10-, 12- and 14-bit sensor data often sits in 16-bit containers: scale by
+            # the smallest usual bit depth that holds the brightest value.
+            bits = next((b for b in (8, 10, 12, 14, 16) if top < 2**b), max(8, int(top).bit_length()))
+            factor = 255.0 / (2**bits - 1)
+        gray = np.clip(values * factor, 0, 255)
+        return Image.fromarray(gray.astype(np.uint8)).convert("RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        image.mode == "P" and "transparency" in image.info
+    ):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _fit(image: Image.Image, long_edge: int) -> Image.Image:
+    if max(image.size) <= long_edge:
+        return image
+    factor = long_edge / max(image.size)
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+
+
+_SIGNATURES = {
+    b"%PDF": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive",
+    b"<?xml": "an XML file",
+    b"<svg": "an SVG drawing",
+    b"\x00\x00\x00\x18ftypmp4": "an MP4 video",
+}
+
+
+def _sniff_hint(data: bytes) -> str:
+    for magic, what in _SIGNATURES.items():
+        if data.startswith(magic):
+            return f" (the content is {what})"
+    return ""

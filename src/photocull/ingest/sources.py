@@ -1,0 +1,94 @@
+"""Discovery: turn the paths a user names into the list of photo files to consider.
+
+Folders are walked recursively (skipping hidden entries and photocull's own
+``.photocull`` folder), single files are taken as they are, and ZIP archives
+are extracted safely first (see :mod:`photocull.ingest.archive`). Only names
+with a photo extension are kept from folders; everything else is counted as
+ignored, so the summary can say what was left out.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from photocull.config import IngestSettings
+from photocull.ingest.archive import ArchiveRefused, extract_zip, is_zip_name
+from photocull.ingest.formats import is_photo_name
+
+STATE_DIR_NAME = ".photocull"
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """A candidate photo file as the file system describes it (no bytes read)."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+@dataclass(slots=True)
+class Discovery:
+    files: list[FileEntry] = field(default_factory=list)
+    ignored: Counter[str] = field(default_factory=Counter)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    walked_roots: list[Path] = field(default_factory=list)
+
+
+def discover(inputs: list[Path], settings: IngestSettings, archive_dir: Path) -> Discovery:
+    """Every photo file under ``inputs``; ZIPs are extracted below ``archive_dir``."""
+    found = Discovery()
+    seen: set[Path] = set()
+    for raw_input in inputs:
+        path = Path(os.path.abspath(raw_input))
+        if path.is_dir():
+            found.walked_roots.append(path)
+            _walk(path, settings.include_hidden, found, seen)
+        elif path.is_file() and is_zip_name(path):
+            try:
+                extracted = extract_zip(path, archive_dir, settings)
+            except ArchiveRefused as exc:
+                found.problems.append((str(path), str(exc)))
+                continue
+            found.walked_roots.append(extracted)
+            _walk(extracted, True, found, seen)
+        elif path.is_file():
+            # A file named explicitly is tried whatever its extension.
+            _add(path, path.stat(), found, seen)
+        else:
+            found.problems.append((str(path), "no such file or folder"))
+    return found
+
+
+def _walk(root: Path, include_hidden: bool, found: Discovery, seen: set[Path]) -> None:
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            found.problems.append((str(folder), f"cannot list folder: {exc.strerror or exc}"))
+            continue
+        for entry in sorted(entries, key=lambda e: e.name):
+            name = entry.name
+            if name == STATE_DIR_NAME or (name.startswith(".") and not include_hidden):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file():
+                    if is_photo_name(name):
+                        _add(Path(entry.path), entry.stat(), found, seen)
+                    else:
+                        found.ignored[Path(name).suffix.lower() or "(no extension)"] += 1
+            except OSError as exc:
+                found.problems.append((entry.path, f"cannot read file information: {exc.strerror or exc}"))
+
+
+def _add(path: Path, stat: os.stat_result, found: Discovery, seen: set[Path]) -> None:
+    if path not in seen:
+        seen.add(path)
+        found.files.append(FileEntry(path, stat.st_size, stat.st_mtime_ns))

@@ -1,0 +1,1 @@
+"""The scan pipeline: plan what changed, process files in workers, commit to the catalog."""

@@ -1,0 +1,231 @@
+"""``scan``: bring the catalog up to date with the photos under some paths.
+
+1. **Discover** the files (ZIPs extracted safely) and compare each with the
+   catalog: a file whose size and mtime are unchanged, and whose content has
+   current values for every analyser, is skipped without being read.
+2. **Process** the rest in worker processes (read once, hash, decode once,
+   measure). Content already in the catalog, or seen earlier in this run, is
+   not analysed again: files that share their size with another file are
+   hashed first, and only the first file of each new content is analysed.
+3. **Commit** results in batches, one transaction each, as they arrive: a run
+   killed at any moment keeps everything committed, and the next run goes on
+   from there.
+
+A worker that dies (a decoder crash on a hostile file) is replaced; the files
+it held are retried one at a time, so only the file that crashes a worker on
+its own is marked unreadable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from photocull.analysis.registry import stamps
+from photocull.catalog.store import Catalog
+from photocull.config import Settings
+from photocull.ingest.sources import Discovery, FileEntry, discover
+from photocull.pipeline.executor import LocalExecutor
+from photocull.pipeline.worker import Task, hash_file, ingest_stamp, init_worker, process_file
+from photocull.records import FileResult
+
+ProgressCallback = Callable[[FileResult, int, int], None]  # (result, done, total)
+
+
+@dataclass(slots=True)
+class ScanReport:
+    catalog: Path
+    files: int = 0  # photo files found
+    skipped: int = 0  # unchanged since the last scan
+    processed: int = 0  # files read this run
+    analysed: int = 0  # distinct contents decoded and measured this run
+    duplicates: int = 0  # files whose content was already known
+    unreadable: int = 0  # found files that cannot be used as photos (this run and earlier)
+    new_unreadable: int = 0
+    missing: int = 0  # catalog files no longer found under the scanned folders
+    ignored: dict[str, int] = field(default_factory=dict)  # non-photo files by extension
+    problems: list[tuple[str, str]] = field(default_factory=list)  # inputs that could not be used
+    seconds: float = 0.0
+
+
+def scan(
+    inputs: list[Path],
+    catalog: Catalog,
+    settings: Settings,
+    on_result: ProgressCallback | None = None,
+    on_plan: Callable[[int], None] | None = None,
+) -> ScanReport:
+    """Scan ``inputs`` into ``catalog``; see the module docstring."""
+    started = time.perf_counter()
+    report = ScanReport(catalog.path)
+    found = discover(inputs, settings.ingest, catalog.path.parent / "archives")
+    report.files, report.ignored, report.problems = len(found.files), dict(found.ignored), found.problems
+
+    states = catalog.file_states()
+    current = catalog.current_contents(ingest_stamp(settings), stamps(settings))
+    tasks = []
+    for entry in found.files:
+        state = states.get(catalog.key(entry.path))
+        if _unchanged(entry, state, current):
+            report.skipped += 1
+            report.unreadable += state.status == "unreadable"
+        else:
+            tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
+    report.missing = catalog.mark_missing(_missing_keys(catalog, found, states))
+    if on_plan:
+        on_plan(len(tasks))
+
+    with _BatchWriter(catalog, settings.scan.commit_every, settings.scan.commit_seconds) as writer:
+
+        def record(result: FileResult) -> None:
+            writer.add(result)
+            report.processed += 1
+            report.analysed += result.photo is not None
+            report.duplicates += result.status == "ok" and result.photo is None
+            if result.status == "unreadable":
+                report.unreadable += 1
+                report.new_unreadable += 1
+            if on_result:
+                on_result(result, report.processed, len(tasks))
+
+        if tasks:
+            _run(tasks, settings, frozenset(current), record, writer)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _unchanged(entry: FileEntry, state, current: set[str]) -> bool:
+    if state is None or state.size != entry.size or state.mtime_ns != entry.mtime_ns:
+        return False
+    return state.status == "unreadable" or (state.status == "ok" and state.content_hash in current)
+
+
+def _missing_keys(catalog: Catalog, found: Discovery, states: dict) -> list[str]:
+    """Catalog files under a scanned folder that are no longer there."""
+    if not found.walked_roots:
+        return []
+    present = {catalog.key(f.path) for f in found.files}
+    missing = []
+    for key, state in states.items():
+        if state.status != "missing" and key not in present:
+            path = catalog.resolve(key)
+            if any(path.is_relative_to(root) for root in found.walked_roots):
+                missing.append(key)
+    return missing
+
+
+class _BatchWriter:
+    """Commits results in batches: every ``every`` results or ``seconds`` seconds."""
+
+    def __init__(self, catalog: Catalog, every: int, seconds: float):
+        self.catalog, self.every, self.seconds = catalog, every, seconds
+        self.pending: list[FileResult] = []
+        self.oldest = 0.0
+
+    def add(self, result: FileResult) -> None:
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append(result)
+        if len(self.pending) >= self.every:
+            self.flush()
+
+    def tick(self) -> None:
+        if self.pending and time.monotonic() - self.oldest >= self.seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.catalog.write_results(batch)
+
+    def __enter__(self) -> _BatchWriter:
+        return self
+
+    def __exit__(self, exc_type, *rest) -> None:
+        # Keep finished work on Ctrl-C too, but never write on a catalog failure.
+        from photocull.errors import FatalError
+
+        if exc_type is None or not issubclass(exc_type, FatalError):
+            self.flush()
+
+
+def _run(tasks: list[Task], settings: Settings, known: frozenset[str],
+         record: Callable[[FileResult], None], writer: _BatchWriter) -> None:
+    """Process ``tasks`` on a process pool with a bounded window (bounded memory)."""
+    sizes = Counter(t.size for t in tasks)
+    # ("process", task) analyses unless known; ("hash", task) only hashes, for dedup first.
+    queue = deque(("process" if sizes[t.size] == 1 else "hash", t) for t in tasks)
+    isolate: deque = deque()  # items that were in flight when a worker died
+    outcome: dict[str, FileResult | None] = {}  # content analysed this run -> result (None: in flight)
+    waiting: dict[str, list[Task]] = {}  # duplicates waiting for their content's result
+    workers = settings.scan.worker_count()
+    window = workers * 4
+
+    def finish(task: Task, result: FileResult) -> None:
+        record(result)
+        if result.content_hash is not None and result.content_hash in outcome:
+            outcome[result.content_hash] = result
+            for dup in waiting.pop(result.content_hash, []):
+                record(_duplicate_of(result, dup))
+
+    def hashed(task: Task, content_hash: str | None, error: str | None) -> None:
+        if content_hash is None:
+            record(FileResult(task.path, task.size, task.mtime_ns, None, "unreadable", error))
+        elif content_hash in known:
+            record(FileResult(task.path, task.size, task.mtime_ns, content_hash, "ok"))
+        elif content_hash in outcome:
+            first = outcome[content_hash]
+            if first is None:
+                waiting.setdefault(content_hash, []).append(task)
+            else:
+                record(_duplicate_of(first, task))
+        else:
+            outcome[content_hash] = None
+            queue.appendleft(("process", task))
+
+    with LocalExecutor(workers, init_worker, (settings, known), preload=["photocull.pipeline.worker"]) as pool:
+        in_flight: dict[Future, tuple[str, Task]] = {}
+        while queue or isolate or in_flight:
+            source = isolate if isolate else queue
+            limit = 1 if isolate else window
+            while source and len(in_flight) < limit:
+                kind, task = item = source.popleft()
+                fn = process_file if kind == "process" else hash_file
+                in_flight[pool.submit(fn, task)] = item
+            done, _ = wait(in_flight, timeout=settings.scan.commit_seconds, return_when=FIRST_COMPLETED)
+            broken = []
+            for future in done:
+                kind, task = item = in_flight.pop(future)
+                try:
+                    value = future.result()
+                except BrokenProcessPool:
+                    broken.append(item)
+                    continue
+                if kind == "process":
+                    finish(task, value)
+                else:
+                    hashed(task, *value)
+            if broken:
+                broken += list(in_flight.values())
+                in_flight.clear()
+                pool.restart()
+                if len(broken) == 1 and source is isolate:
+                    kind, task = broken[0]
+                    finish(task, FileResult(task.path, task.size, task.mtime_ns, None, "unreadable",
+                                            "the decoder crashed on this file (worker process died)"))
+                else:
+                    isolate.extend(broken)
+            writer.tick()
+    for content_hash, dups in waiting.items():  # their content crashed the decoder
+        for task in dups:
+            record(FileResult(task.path, task.size, task.mtime_ns, content_hash, "unreadable",
+                              "same content as a file that crashed the decoder"))
+
+
+def _duplicate_of(first: FileResult, task: Task) -> FileResult:
+    return replace(first, path=task.path, size=task.size, mtime_ns=task.mtime_ns, photo=None)

@@ -1,0 +1,99 @@
+"""What a worker process does with one file: read it once, hash it, decode it once, measure.
+
+This runs in the worker processes, so it touches no database: it returns a
+:class:`FileResult` that the parent process commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from photocull.analysis.registry import ANALYSERS
+from photocull.config import Settings
+from photocull.errors import UnreadableFile
+from photocull.ingest.decode import decode, register_codecs
+from photocull.ingest.metadata import read_metadata
+from photocull.records import FileResult, ImageInfo, PhotoRecord
+
+INGEST_VERSION = 1  # bump when decoding or metadata reading changes stored values
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+def ingest_stamp(settings: Settings) -> str:
+    """Decoding settings change the working copy, so they are part of every stamp."""
+    return f"{INGEST_VERSION}+{settings.ingest.working_size}/{settings.ingest.min_decode_edge}"
+
+
+# Given once per worker process at start-up rather than with every task.
+_settings: Settings | None = None
+_known: frozenset[str] = frozenset()
+
+
+def init_worker(settings: Settings, known: frozenset[str]) -> None:
+    """Once per worker process: settings, known contents, one thread per library, codecs."""
+    import cv2
+
+    global _settings, _known
+    _settings, _known = settings, known
+    cv2.setNumThreads(1)
+    register_codecs()
+
+
+def hash_file(task: Task) -> tuple[str | None, str | None]:
+    """(content hash, None) or (None, reason): for files that may duplicate another."""
+    digest = hashlib.sha256()
+    try:
+        with open(task.path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        return None, f"cannot read file: {exc.strerror or exc}"
+    return digest.hexdigest(), None
+
+
+def process_file(task: Task) -> FileResult:
+    """Scan one file. Content the catalog already has is not analysed again."""
+    settings, known = _settings, _known
+    assert settings is not None, "process_file runs in workers started with init_worker"
+    try:
+        data = task.path.read_bytes()
+    except OSError as exc:
+        return FileResult(task.path, task.size, task.mtime_ns, None, "unreadable",
+                          f"cannot read file: {exc.strerror or exc}")
+    size, mtime_ns = task.size, task.mtime_ns
+    if len(data) != size:  # changed between listing and reading: record what we read
+        stat = os.stat(task.path)
+        size, mtime_ns = len(data), stat.st_mtime_ns
+    content_hash = hashlib.sha256(data).hexdigest()
+    if content_hash in known:
+        return FileResult(task.path, size, mtime_ns, content_hash, "ok")
+    try:
+        photo = analyse(data, task.path, content_hash, settings)
+    except UnreadableFile as exc:
+        return FileResult(task.path, size, mtime_ns, content_hash, "unreadable", str(exc))
+    except MemoryError:
+        return FileResult(task.path, size, mtime_ns, content_hash, "unreadable", "too large to decode in memory")
+    except Exception as exc:  # a decoder bug must cost one photo, never the run
+        return FileResult(task.path, size, mtime_ns, content_hash, "unreadable",
+                          f"unexpected decoder error: {type(exc).__name__}: {exc}")
+    return FileResult(task.path, size, mtime_ns, content_hash, "ok", photo=photo)
+
+
+def analyse(data: bytes, name: Path, content_hash: str, settings: Settings) -> PhotoRecord:
+    """Decode once and run every analyser on the working copy."""
+    decoded = decode(data, name, settings.ingest)
+    info = ImageInfo(decoded.format, decoded.width, decoded.height, round(decoded.megapixels, 2),
+                     decoded.decode_mode)
+    photo = PhotoRecord(content_hash, info, read_metadata(decoded.image, data), ingest_stamp(settings))
+    for analyser in ANALYSERS:
+        photo.analyses[analyser.name] = (analyser.stamp(settings), analyser.measure(decoded, settings))
+    return photo

@@ -1,0 +1,66 @@
+"""The catalog file: versioned schema, records and columns in step, portable paths."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from photocull.catalog.schema import PHOTO_TABLES, SCHEMA_VERSION
+from photocull.catalog.store import Catalog, default_catalog_path, find_catalog
+from photocull.errors import CatalogError
+
+
+def test_new_catalog_is_wal_and_at_the_current_schema(tmp_path):
+    with Catalog(tmp_path / ".photocull" / "catalog.db") as catalog:
+        assert catalog.root == tmp_path.resolve()
+    with sqlite3.connect(tmp_path / ".photocull" / "catalog.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    Catalog(tmp_path / ".photocull" / "catalog.db").close()  # reopening migrates nothing
+
+
+def test_every_record_field_has_a_column(tmp_path):
+    with Catalog(tmp_path / "c.db"):
+        pass
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        for table, records in PHOTO_TABLES.items():
+            columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            wanted = {"content_hash", "stamp"} | {f.name for r in records for f in fields(r)}
+            assert wanted == columns, f"{table}: record fields and columns differ: {wanted ^ columns}"
+
+
+def test_catalog_from_a_newer_photocull_is_refused(tmp_path):
+    with sqlite3.connect(tmp_path / "c.db") as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(CatalogError, match="newer"):
+        Catalog(tmp_path / "c.db")
+
+
+def test_paths_inside_the_root_are_stored_relative(tmp_path):
+    with Catalog(tmp_path / ".photocull" / "catalog.db") as catalog:
+        assert catalog.key(tmp_path.resolve() / "a" / "b.jpg") == "a/b.jpg"
+        assert catalog.resolve("a/b.jpg") == tmp_path.resolve() / "a" / "b.jpg"
+        assert catalog.key(Path("/elsewhere/c.jpg")) == "/elsewhere/c.jpg"
+
+
+def test_catalog_is_found_from_any_path_below_its_folder(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    path = default_catalog_path(tmp_path)
+    assert path == tmp_path.resolve() / ".photocull" / "catalog.db"
+    Catalog(path).close()
+    assert find_catalog(tmp_path / "a" / "b") == path
+    assert find_catalog(tmp_path / "a" / "b" / "photo.jpg") == path
+
+
+def test_read_only_folder_gets_a_catalog_in_the_user_data_folder(tmp_path, monkeypatch, corpus):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    scenes = corpus / "scenes"
+    if __import__("os").access(scenes, __import__("os").W_OK):
+        pytest.skip("the corpus is writable here, so no fallback is needed")
+    path = default_catalog_path(scenes)
+    assert path.is_relative_to(tmp_path / "data" / "photocull" / "catalogs")
+    Catalog(path).close()
+    assert find_catalog(scenes / "baboon.jpg") == path
