@@ -68,7 +68,18 @@ class TechnicalSettings(_Section):
 
     blurry_below: float = Field(
         0.35, ge=0, le=1,
-        description="A photo whose sharpness (0-1) is below this is flagged blurry.",
+        description="A photo whose sharpness (0-1) is below this is flagged blurry. 0.35 means "
+        "edges wider than about 4.3 px (10-90 %) at working size, even in the sharpest part.",
+    )
+    min_textured_fraction: float = Field(
+        0.05, ge=0, le=1,
+        description="Share of tiles that must have edges before a photo can be flagged blurry; "
+        "below it (sky, wall, fog) sharpness is reported but counts only partly in the score.",
+    )
+    motion_min_anisotropy: float = Field(
+        0.5, ge=0, le=1,
+        description="A blurry photo whose blur anisotropy (0 = same in every direction, "
+        "1 = along one direction only) reaches this is called motion blur, else defocus.",
     )
     dark_below: float = Field(
         0.12, ge=0, le=1,
@@ -80,11 +91,13 @@ class TechnicalSettings(_Section):
     )
     max_highlight_clipping: float = Field(
         0.15, ge=0, le=1,
-        description="Share of pixels at pure white above which a photo is flagged badly exposed.",
+        description="Share of pixels at pure white (luma >= 250) above which a photo is flagged "
+        "badly exposed.",
     )
     max_shadow_clipping: float = Field(
-        0.30, ge=0, le=1,
-        description="Share of pixels at pure black above which a photo is flagged badly exposed.",
+        0.45, ge=0, le=1,
+        description="Share of pixels at pure black (luma <= 5) above which a photo is flagged "
+        "badly exposed (a portrait in a dark suit reaches about 0.35).",
     )
 
 

@@ -80,7 +80,22 @@ MIGRATIONS: list[str] = [
     CREATE TABLE technical (
         content_hash TEXT PRIMARY KEY REFERENCES photos (content_hash) ON DELETE CASCADE,
         stamp TEXT NOT NULL,
-        __TECHNICAL__
+        sharpness REAL NOT NULL,
+        blur_width_px REAL,
+        blur_kind TEXT,
+        motion_angle_deg REAL,
+        blur_anisotropy REAL NOT NULL,
+        textured_fraction REAL NOT NULL,
+        noise_sigma REAL NOT NULL,
+        mean_luminance REAL NOT NULL,
+        exposure_ev REAL NOT NULL,
+        highlight_clipping REAL NOT NULL,
+        shadow_clipping REAL NOT NULL,
+        contrast REAL NOT NULL,
+        colourfulness REAL NOT NULL,
+        blurry INTEGER NOT NULL,
+        badly_exposed INTEGER NOT NULL,
+        technical_score REAL NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX technical_by_score ON technical (technical_score);
 
@@ -117,4 +132,13 @@ def migrate(db: sqlite3.Connection) -> None:
 
 
 def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """Split a script into statements the way SQLite parses it (';' in comments is fine)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

@@ -113,6 +113,7 @@ def top(
     """
     with _open_catalog(path, catalog) as cat:
         rows = cat.photos(limit=n)
+    folder = path.resolve() if path.is_dir() else path.resolve().parent
     if as_json:
         print(json.dumps(rows, default=str))
         return
@@ -120,13 +121,17 @@ def top(
         err.print("no readable photos in this catalog yet: run [bold]photocull scan[/] first")
         raise typer.Exit(1)
     table = Table(title=f"Best {len(rows)} photos", show_lines=False)
-    for column in ("#", "score", "sharpness", "exposure", "flags", "taken", "file"):
-        table.add_column(column, justify="right" if column in ("#", "score", "sharpness") else "left")
+    for column in ("#", "score", "sharpness", "exposure", "flags", "taken"):
+        table.add_column(column, justify="right" if column in ("#", "score", "sharpness") else "left",
+                         no_wrap=True)
+    table.add_column("file", overflow="fold")
     for rank, row in enumerate(rows, 1):
         flags = ", ".join(f for f in ("blurry", "badly_exposed") if row.get(f)) or "-"
+        taken = (row.get("capture_time") or "-")[:16].replace("T", " ")
+        shown = Path(row["path"])
+        shown = shown.relative_to(folder) if shown.is_relative_to(folder) else shown
         table.add_row(str(rank), f"{row['technical_score']:.0f}", f"{row['sharpness']:.2f}",
-                      f"{row['exposure_ev']:+.1f} EV", flags, (row.get("capture_time") or "-")[:19],
-                      row["path"])
+                      f"{row['exposure_ev']:+.1f} EV", flags, taken, str(shown))
     out.print(table)
 
 

@@ -69,12 +69,17 @@ class DecodedPhoto:
 def decode(data: bytes, name: str | Path, settings: IngestSettings) -> DecodedPhoto:
     """Decode ``data`` (the bytes of file ``name``) to an upright working copy."""
     register_codecs()
-    Image.MAX_IMAGE_PIXELS = settings.max_pixels // 2  # Pillow refuses at twice this
     if not data:
         raise UnreadableFile("empty file (0 bytes)")
     if is_raw_name(name):
         return _decode_raw(data, name, settings)
-    return _decode_raster(data, settings)
+    # Pillow refuses, while still parsing headers, images above twice its limit:
+    # that stops bombs whose headers are hostile too. Scoped to this call.
+    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, settings.max_pixels // 2
+    try:
+        return _decode_raster(data, settings)
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
 
 
 def _decode_raster(data: bytes, settings: IngestSettings) -> DecodedPhoto:

@@ -12,7 +12,7 @@ RAW_EXTENSIONS = frozenset(
 )
 RASTER_EXTENSIONS = frozenset(
     ".jpg .jpeg .jpe .jfif .png .apng .webp .tif .tiff .bmp .dib .gif .mpo "
-    ".heic .heif .hif .avif .avifs .ppm .pgm .pbm .pnm".split()
+    ".heic .heif .hif .avif .avifs .ppm .pgm .pbm .pnm .ico".split()
 )
 PHOTO_EXTENSIONS = RAW_EXTENSIONS | RASTER_EXTENSIONS
 
