@@ -204,3 +204,17 @@ def test_unusable_catalog_is_a_clear_fatal_error(tmp_path):
     result = run_cli("scan", tmp_path / "p", "--catalog", not_a_db, check=False)
     assert result.returncode == 2
     assert "not a photocull catalog" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_changed_threshold_recomputes_only_that_analyser(tmp_path):
+    make_photos(tmp_path / "p", 5)
+    first = scan_json(tmp_path / "p")
+    assert first["analyser_runs"] == {"technical": 5, "fingerprints": 5}
+    catalog = tmp_path / "p" / ".photocull" / "catalog.db"
+    stamps_before = db_rows(catalog, "SELECT DISTINCT stamp FROM technical")
+
+    stricter = scan_json(tmp_path / "p", env={"PHOTOCULL_TECHNICAL__DARK_BELOW": "0.99"})
+    assert stricter["analyser_runs"] == {"technical": 5}
+    assert db_rows(catalog, "SELECT DISTINCT stamp FROM technical") != stamps_before
+    assert db_rows(catalog, "SELECT count(*) FROM technical WHERE badly_exposed") == [(5,)]
+    assert scan_json(tmp_path / "p", env={"PHOTOCULL_TECHNICAL__DARK_BELOW": "0.99"})["skipped"] == 5

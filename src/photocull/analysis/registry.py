@@ -2,15 +2,16 @@
 
 Adding an analyser means: a module with its record and measure function, an
 entry here, and a catalog migration creating its table. Photos already in the
-catalog then get just the new analyser's values on the next scan.
+catalog then get just the new analyser's values on the next scan (their file
+is decoded again, but no other analyser runs).
 """
 
 from __future__ import annotations
 
+from photocull.analysis import fingerprints, technical
 from photocull.analysis.base import Analyser
 from photocull.analysis.fingerprints import Fingerprints, measure_fingerprints
 from photocull.analysis.technical import TechnicalQuality, measure_technical
-from photocull.analysis import fingerprints, technical
 from photocull.config import Settings
 from photocull.ingest.decode import DecodedPhoto
 

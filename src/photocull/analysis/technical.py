@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -47,6 +47,9 @@ _NOISE_MAX_K = 4.0  # maximum of |noise difference| over a tile, in sds (about 3
 _DIFF_NOISE_GAIN = 0.5  # sd of a 2 px difference of the 3x3-smoothed luma per unit pixel noise
 _SMOOTH_VAR = 0.5  # variance (px^2) the 3x3 binomial pre-smoothing adds to every edge
 _PIXEL_VAR = 1 / 12  # variance (px^2) of the pixel aperture: no edge is reported narrower
+_RAMP_RATIO = 1.75  # 16 px / 8 px difference from which a tile direction is a ramp (edge sigma >~ 7 px)
+_WIDE_SCALE = 4  # the second look at photos with too few tile edges is at 1/4 size ...
+_WIDE_MIN_SIGMA = 1.5  # ... and counts when it finds blur wider than this (its px), i.e. 6 px
 _SHARPEST_PERCENT = 2.0  # percentile of regional blur that stands for the photo
 _FLATTEST_PERCENT = 10.0  # percentile of tile noise estimates that sets a brightness band's noise
 _ANISO_FLOOR = 0.25  # px^2 added before comparing directions, so pixel-sharp ones do not divide by ~0
@@ -86,15 +89,9 @@ def measure_technical(rgb: np.ndarray, settings: TechnicalSettings) -> Technical
     rgb = np.ascontiguousarray(rgb)
     luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     exposure = _exposure(luma)
-    tile = _TILE if min(luma.shape) >= 256 else _TILE // 2
-    ny, nx = ((n - 2 * _LAGS[-1]) // tile for n in luma.shape)
-    if ny >= 1 and nx >= 1:
-        noise_map = _noise_map(luma, tile, ny, nx)
-        noise = float(np.median(noise_map))
-        blur = _blur(luma, noise_map, tile)
-    else:  # smaller than one tile: no edges to measure
-        noise = float(_immerkaer(luma).mean()) * _IMMERKAER_SCALE
-        blur = _Blur(None, 0.0, 0.0, 0.0)
+    blur, noise = _blur_and_noise(luma)
+    if blur.textured_fraction < settings.min_textured_fraction:  # nothing, or blur too wide for a tile
+        blur = _wide_blur(luma, settings.min_textured_fraction) or blur
     textured = blur.textured_fraction >= settings.min_textured_fraction
     sharpness = _sharpness(blur.sigma)
     blurry = textured and sharpness < settings.blurry_below
@@ -209,6 +206,30 @@ class _Blur:
     textured_fraction: float
 
 
+def _blur_and_noise(luma: np.ndarray) -> tuple[_Blur, float]:
+    """Blur and typical noise sd of a luma image, on its tile grid."""
+    tile = _TILE if min(luma.shape) >= 256 else _TILE // 2
+    ny, nx = ((n - 2 * _LAGS[-1]) // tile for n in luma.shape)
+    if ny < 1 or nx < 1:  # smaller than one tile: no edges to measure
+        return _Blur(None, 0.0, 0.0, 0.0), float(_immerkaer(luma).mean()) * _IMMERKAER_SCALE
+    noise = _noise_map(luma, tile, ny, nx)
+    return _blur(luma, noise, tile), float(np.median(noise))
+
+
+def _wide_blur(luma: np.ndarray, min_textured_fraction: float) -> _Blur | None:
+    """Blur too wide for the tiles (sigma over about 7 px), measured on a quarter-size copy.
+
+    None when the copy has too few edges either, or shows no blur beyond its own
+    resolution: then the photo is flat or shaded rather than blurred.
+    """
+    h, w = luma.shape
+    small = cv2.resize(luma, (w // _WIDE_SCALE, h // _WIDE_SCALE), interpolation=cv2.INTER_AREA)
+    blur, _ = _blur_and_noise(small)
+    if blur.sigma is None or blur.sigma < _WIDE_MIN_SIGMA or blur.textured_fraction < min_textured_fraction:
+        return None
+    return replace(blur, sigma=blur.sigma * _WIDE_SCALE)
+
+
 def _ratio_table(step: float) -> tuple[np.ndarray, np.ndarray]:
     """2 px / 16 px difference ratio of a Gaussian-blurred step edge, rising, with its sigmas."""
     sigmas = np.geomspace(0.05, _MAX_SIGMA, 256)[::-1]
@@ -235,7 +256,10 @@ def _blur(luma: np.ndarray, noise: np.ndarray, tile: int) -> _Blur:
     noise_sd = noise * _DIFF_NOISE_GAIN
     fine = np.sqrt(np.maximum(peaks[:, 0] ** 2 - (_NOISE_MAX_K * noise_sd) ** 2, 0))
     coarse = peaks[:, 1:].max(axis=1)  # 8 px catches what 16 px misses on fine periodic texture
-    valid = coarse >= np.maximum(_MIN_EDGE_CONTRAST, _NOISE_VALID_K * noise_sd)
+    # A ramp (shading, or blur too wide for the tile) changes as much over each half of
+    # 16 px as over the other: the 16 px difference is twice the 8 px one. An edge is done sooner.
+    ramp = peaks[:, 2] >= _RAMP_RATIO * peaks[:, 1]
+    valid = (coarse >= np.maximum(_MIN_EDGE_CONTRAST, _NOISE_VALID_K * noise_sd)) & ~ramp
     textured_fraction = float(valid.any(axis=0).mean())
     if not valid.any():
         return _Blur(None, 0.0, 0.0, textured_fraction)
@@ -243,7 +267,7 @@ def _blur(luma: np.ndarray, noise: np.ndarray, tile: int) -> _Blur:
     sigma = np.stack([np.interp(r, *table) for r, table in zip(ratio, _RATIO_TABLES)])
     per_direction = _sharpest_regions(np.where(valid, sigma, np.nan))
     variance = np.maximum(per_direction**2 - _SMOOTH_VAR, _PIXEL_VAR) + _ANISO_FLOOR
-    mean = variance.mean()
+    mean = float(variance.mean())
     cos2, sin2 = (variance[0] - variance[2]) / 2, (variance[1] - variance[3]) / 2
     amplitude = math.hypot(cos2, sin2)
     return _Blur(

@@ -137,14 +137,16 @@ class Catalog:
         rows = self._db.execute("SELECT path, size, mtime_ns, content_hash, status FROM files")
         return {r[0]: FileState(r[1], r[2], r[3], r[4]) for r in rows}
 
-    def current_contents(self, ingest_stamp: str, stamps: dict[str, str]) -> set[str]:
-        """Content hashes whose photo row and every analyser record carry the current stamp."""
-        joins = "".join(
-            f" JOIN {name} ON {name}.content_hash = photos.content_hash AND {name}.stamp = ?"
-            for name in stamps
-        )
-        sql = f"SELECT photos.content_hash FROM photos{joins} WHERE photos.stamp = ?"
-        return {r[0] for r in self._query(sql, [*stamps.values(), ingest_stamp])}
+    def current_analyses(self, ingest_stamp: str, stamps: dict[str, str]) -> dict[str, frozenset[str]]:
+        """For each content decoded with the current settings: the analysers whose values are current."""
+        current: dict[str, set[str]] = {
+            r[0]: set() for r in self._query("SELECT content_hash FROM photos WHERE stamp = ?", [ingest_stamp])
+        }
+        for name, stamp in stamps.items():
+            for (content_hash,) in self._query(f"SELECT content_hash FROM {name} WHERE stamp = ?", [stamp]):
+                if content_hash in current:
+                    current[content_hash].add(name)
+        return {content_hash: frozenset(names) for content_hash, names in current.items()}
 
     # -- writing ------------------------------------------------------------
     def write_results(self, results: list[FileResult]) -> None:
@@ -208,10 +210,13 @@ class Catalog:
 
 
 def _upsert(db: sqlite3.Connection, table: str, content_hash: str, stamp: str, *records: Any) -> None:
+    """Insert or update in place (REPLACE would delete the row and cascade to its analysers)."""
     columns = ["content_hash", "stamp"] + [f.name for r in records for f in fields(r)]
     values = [content_hash, stamp] + [v for r in records for v in astuple(r)]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
     db.execute(
-        f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(values))})",
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(values))}) "
+        f"ON CONFLICT (content_hash) DO UPDATE SET {updates}",
         values,
     )
 

@@ -43,7 +43,7 @@ def discover(inputs: list[Path], settings: IngestSettings, archive_dir: Path) ->
     found = Discovery()
     seen: set[Path] = set()
     for raw_input in inputs:
-        path = Path(os.path.abspath(raw_input))
+        path = Path(raw_input).resolve()
         if path.is_dir():
             found.walked_roots.append(path)
             _walk(path, settings.include_hidden, found, seen)

@@ -29,7 +29,7 @@ from pathlib import Path
 from photocull.analysis.registry import stamps
 from photocull.catalog.store import Catalog
 from photocull.config import Settings
-from photocull.ingest.sources import Discovery, FileEntry, discover
+from photocull.ingest.sources import Discovery, discover
 from photocull.pipeline.executor import LocalExecutor
 from photocull.pipeline.worker import Task, hash_file, ingest_stamp, init_worker, process_file
 from photocull.records import FileResult
@@ -44,6 +44,7 @@ class ScanReport:
     skipped: int = 0  # unchanged since the last scan
     processed: int = 0  # files read this run
     analysed: int = 0  # distinct contents decoded and measured this run
+    analyser_runs: dict[str, int] = field(default_factory=dict)  # how often each analyser ran
     duplicates: int = 0  # files whose content was already known
     unreadable: int = 0  # found files that cannot be used as photos (this run and earlier)
     new_unreadable: int = 0
@@ -67,14 +68,21 @@ def scan(
     report.files, report.ignored, report.problems = len(found.files), dict(found.ignored), found.problems
 
     states = catalog.file_states()
-    current = catalog.current_contents(ingest_stamp(settings), stamps(settings))
+    wanted = stamps(settings)
+    current = catalog.current_analyses(ingest_stamp(settings), wanted)
+    complete = frozenset(h for h, names in current.items() if len(names) == len(wanted))
     tasks = []
     for entry in found.files:
         state = states.get(catalog.key(entry.path))
-        if _unchanged(entry, state, current):
+        if state is None or (state.size, state.mtime_ns) != (entry.size, entry.mtime_ns):
+            tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
+        elif state.status == "unreadable" or (state.status == "ok" and state.content_hash in complete):
             report.skipped += 1
             report.unreadable += state.status == "unreadable"
-        else:
+        elif state.status == "ok" and state.content_hash in current:
+            missing = frozenset(wanted) - current[state.content_hash]
+            tasks.append(Task(entry.path, entry.size, entry.mtime_ns, missing))
+        else:  # missing earlier, or decoded with other settings
             tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
     report.missing = catalog.mark_missing(_missing_keys(catalog, found, states))
     if on_plan:
@@ -85,7 +93,10 @@ def scan(
         def record(result: FileResult) -> None:
             writer.add(result)
             report.processed += 1
-            report.analysed += result.photo is not None
+            if result.photo is not None:
+                report.analysed += 1
+                for name in result.photo.analyses:
+                    report.analyser_runs[name] = report.analyser_runs.get(name, 0) + 1
             report.duplicates += result.status == "ok" and result.photo is None
             if result.status == "unreadable":
                 report.unreadable += 1
@@ -94,15 +105,9 @@ def scan(
                 on_result(result, report.processed, len(tasks))
 
         if tasks:
-            _run(tasks, settings, frozenset(current), record, writer)
+            _run(tasks, settings, complete, record, writer)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _unchanged(entry: FileEntry, state, current: set[str]) -> bool:
-    if state is None or state.size != entry.size or state.mtime_ns != entry.mtime_ns:
-        return False
-    return state.status == "unreadable" or (state.status == "ok" and state.content_hash in current)
 
 
 def _missing_keys(catalog: Catalog, found: Discovery, states: dict) -> list[str]:
@@ -159,7 +164,7 @@ def _run(tasks: list[Task], settings: Settings, known: frozenset[str],
     """Process ``tasks`` on a process pool with a bounded window (bounded memory)."""
     sizes = Counter(t.size for t in tasks)
     # ("process", task) analyses unless known; ("hash", task) only hashes, for dedup first.
-    queue = deque(("process" if sizes[t.size] == 1 else "hash", t) for t in tasks)
+    queue = deque(("process" if sizes[t.size] == 1 or t.needed else "hash", t) for t in tasks)
     isolate: deque = deque()  # items that were in flight when a worker died
     outcome: dict[str, FileResult | None] = {}  # content analysed this run -> result (None: in flight)
     waiting: dict[str, list[Task]] = {}  # duplicates waiting for their content's result

@@ -26,6 +26,7 @@ class Task:
     path: Path
     size: int
     mtime_ns: int
+    needed: frozenset[str] | None = None  # analysers to run on known content; None: new content
 
 
 def ingest_stamp(settings: Settings) -> str:
@@ -39,11 +40,18 @@ _known: frozenset[str] = frozenset()
 
 
 def init_worker(settings: Settings, known: frozenset[str]) -> None:
-    """Once per worker process: settings, known contents, one thread per library, codecs."""
+    """Once per worker process: settings, known contents, one thread per library, codecs.
+
+    Ctrl-C reaches the whole process group; only the parent acts on it (it keeps
+    finished work and stops the pool), so workers ignore it.
+    """
+    import signal
+
     import cv2
 
     global _settings, _known
     _settings, _known = settings, known
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(1)
     register_codecs()
 
@@ -74,10 +82,10 @@ def process_file(task: Task) -> FileResult:
         stat = os.stat(task.path)
         size, mtime_ns = len(data), stat.st_mtime_ns
     content_hash = hashlib.sha256(data).hexdigest()
-    if content_hash in known:
+    if content_hash in known and task.needed is None:
         return FileResult(task.path, size, mtime_ns, content_hash, "ok")
     try:
-        photo = analyse(data, task.path, content_hash, settings)
+        photo = analyse(data, task.path, content_hash, settings, task.needed)
     except UnreadableFile as exc:
         return FileResult(task.path, size, mtime_ns, content_hash, "unreadable", str(exc))
     except MemoryError:
@@ -88,12 +96,15 @@ def process_file(task: Task) -> FileResult:
     return FileResult(task.path, size, mtime_ns, content_hash, "ok", photo=photo)
 
 
-def analyse(data: bytes, name: Path, content_hash: str, settings: Settings) -> PhotoRecord:
-    """Decode once and run every analyser on the working copy."""
+def analyse(data: bytes, name: Path, content_hash: str, settings: Settings,
+            needed: frozenset[str] | None = None) -> PhotoRecord:
+    """Decode once and run the ``needed`` analysers (all when None) on the working copy."""
     decoded = decode(data, name, settings.ingest)
     info = ImageInfo(decoded.format, decoded.width, decoded.height, round(decoded.megapixels, 2),
                      decoded.decode_mode)
     photo = PhotoRecord(content_hash, info, read_metadata(decoded.image, data), ingest_stamp(settings))
     for analyser in ANALYSERS:
+        if needed is not None and analyser.name not in needed:
+            continue
         photo.analyses[analyser.name] = (analyser.stamp(settings), analyser.measure(decoded, settings))
     return photo
