@@ -138,6 +138,15 @@ def test_flat_frames_give_finite_values_and_no_blur_verdict(rgb: np.ndarray) -> 
     assert 0 <= quality.technical_score <= 100
 
 
+@pytest.mark.parametrize("noise", [0, 5])
+def test_a_steep_sky_gradient_is_shading_not_blur(noise: int) -> None:
+    ramp = np.linspace(10, 245, 480)[:, None, None] * np.array([0.7, 0.9, 1.0])  # blue sky, 0.5 levels/px
+    sky = ramp * np.ones((1, 640, 1)) + np.random.default_rng(3).normal(0, noise, (480, 640, 3))
+    quality = measure(np.clip(sky, 0, 255).astype(np.uint8))
+    assert quality.textured_fraction < SETTINGS.min_textured_fraction
+    assert not quality.blurry and quality.blur_kind is None
+
+
 def test_flags_follow_the_settings(scenes: Path) -> None:
     rgb = load(scenes / "text_defocus.jpg")
     assert measure(rgb).blurry

@@ -13,7 +13,10 @@ erf(s / (sigma * sqrt 2)) / erf(8 s / (sigma * sqrt 2)) (s = 1 px, or sqrt 2 on
 diagonals): independent of the edge's contrast, so it is inverted to sigma.
 Only tiles whose 8-16 px contrast stands well above the noise of their
 brightness count ("textured"); that noise is removed from the 2 px difference
-first, so grain neither hides blur nor passes for detail.
+first, so grain neither hides blur nor passes for detail. A tile that changes
+evenly in every direction (a sky gradient, a vignette) is shading, not an edge.
+When too few tiles have edges, a quarter-size copy is measured the same way, so
+blur too wide for a tile is still seen while a flat or shaded frame gets no verdict.
 Each tile's value is replaced by the median of its 3x3 neighbourhood (a
 region about 100 px wide), and the photo's blur along a direction is the
 sharpest 2 % of those regions: a sharp subject in front of a blurred
@@ -41,13 +44,13 @@ VERSION = 1  # bump when values change meaning
 _DIRECTIONS = ((1, 0), (1, -1), (0, 1), (1, 1))
 _LAGS = (1, 4, 8)  # half-distances of the differences, in steps along a direction
 _TILE = 32  # px; 16 for photos under 256 px on the short side
-_MIN_EDGE_CONTRAST = 12.0  # 8-bit luma levels across 8-16 px for a tile to count as textured
-_NOISE_VALID_K = 8.0  # ... and at least this many noise sds of a difference
+_MIN_EDGE_CONTRAST = 12.0  # luma levels across 8-16 px, beyond what noise can make, for an edge to count
 _NOISE_MAX_K = 4.0  # maximum of |noise difference| over a tile, in sds (about 3.3 expected; 4 errs safe)
 _DIFF_NOISE_GAIN = 0.5  # sd of a 2 px difference of the 3x3-smoothed luma per unit pixel noise
 _SMOOTH_VAR = 0.5  # variance (px^2) the 3x3 binomial pre-smoothing adds to every edge
 _PIXEL_VAR = 1 / 12  # variance (px^2) of the pixel aperture: no edge is reported narrower
-_RAMP_RATIO = 1.75  # 16 px / 8 px difference from which a tile direction is a ramp (edge sigma >~ 7 px)
+_ROUNDING_SD = 0.5  # levels: the least noise a difference of 8-bit values carries
+_RAMP_RATIO = 1.75  # 16 px / 8 px difference from which a direction is a ramp (edge sigma >~ 7 px)
 _WIDE_SCALE = 4  # the second look at photos with too few tile edges is at 1/4 size ...
 _WIDE_MIN_SIGMA = 1.5  # ... and counts when it finds blur wider than this (its px), i.e. 6 px
 _SHARPEST_PERCENT = 2.0  # percentile of regional blur that stands for the photo
@@ -256,10 +259,15 @@ def _blur(luma: np.ndarray, noise: np.ndarray, tile: int) -> _Blur:
     noise_sd = noise * _DIFF_NOISE_GAIN
     fine = np.sqrt(np.maximum(peaks[:, 0] ** 2 - (_NOISE_MAX_K * noise_sd) ** 2, 0))
     coarse = peaks[:, 1:].max(axis=1)  # 8 px catches what 16 px misses on fine periodic texture
-    # A ramp (shading, or blur too wide for the tile) changes as much over each half of
-    # 16 px as over the other: the 16 px difference is twice the 8 px one. An edge is done sooner.
-    ramp = peaks[:, 2] >= _RAMP_RATIO * peaks[:, 1]
-    valid = (coarse >= np.maximum(_MIN_EDGE_CONTRAST, _NOISE_VALID_K * noise_sd)) & ~ramp
+    # Along a ramp the 16 px difference is twice the 8 px one; across an edge it is less.
+    # A tile that is a ramp in every direction with contrast is shading (or blur too wide for it),
+    # not an edge. A ramp along one direction only stays: that is what motion blur looks like.
+    # Noise (and 8-bit rounding) adds about the same to every maximum: it is taken off first.
+    allowance = _NOISE_MAX_K * np.maximum(noise_sd, _ROUNDING_SD)
+    strong = coarse - allowance >= _MIN_EDGE_CONTRAST
+    ramp = peaks[:, 2] - allowance >= _RAMP_RATIO * (peaks[:, 1] - allowance)
+    shading = np.all(~strong | ramp, axis=0)
+    valid = strong & ~shading
     textured_fraction = float(valid.any(axis=0).mean())
     if not valid.any():
         return _Blur(None, 0.0, 0.0, textured_fraction)
