@@ -93,14 +93,14 @@ def test_content_seen_twice_is_analysed_once(tmp_path):
         shutil.copy2(path, tmp_path / "b" / path.name)
         shutil.copy2(path, tmp_path / "b" / f"copy_{path.name}")
     report = scan_json(tmp_path, "--workers", "2")
-    assert (report["files"], report["analysed"], report["duplicates"]) == (12, 4, 8)
+    assert (report["files"], report["analysed"], report["known_content"]) == (12, 4, 8)
     catalog = tmp_path / ".photocull" / "catalog.db"
     assert db_rows(catalog, "SELECT count(*) FROM photos") == [(4,)]
     assert db_rows(catalog, "SELECT count(DISTINCT content_hash) FROM files WHERE status='ok'") == [(4,)]
     # Content already in the catalog is not analysed again when it appears elsewhere.
     shutil.copytree(tmp_path / "a", tmp_path / "c")
     later = scan_json(tmp_path, "--workers", "2")
-    assert (later["processed"], later["analysed"], later["duplicates"]) == (4, 0, 4)
+    assert (later["processed"], later["analysed"], later["known_content"]) == (4, 0, 4)
 
 
 def test_zip_input_and_unsafe_zip_refused(tmp_path):

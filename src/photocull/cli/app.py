@@ -215,8 +215,8 @@ def _print_report(report: ScanReport) -> None:
         f"{report.skipped} unchanged",
         f"{report.analysed} analysed",
     ]
-    if report.duplicates:
-        parts.append(f"{report.duplicates} duplicate content")
+    if report.known_content:
+        parts.append(f"{report.known_content} with content already measured")
     parts.append(f"[{'red' if report.unreadable else 'green'}]{report.unreadable} unreadable[/]")
     if report.missing:
         parts.append(f"{report.missing} no longer found")

@@ -29,6 +29,7 @@ from pathlib import Path
 from photocull.analysis.registry import stamps
 from photocull.catalog.store import Catalog
 from photocull.config import Settings
+from photocull.errors import FatalError
 from photocull.ingest.sources import Discovery, discover
 from photocull.pipeline.executor import LocalExecutor
 from photocull.pipeline.worker import Task, hash_file, ingest_stamp, init_worker, process_file
@@ -45,7 +46,7 @@ class ScanReport:
     processed: int = 0  # files read this run
     analysed: int = 0  # distinct contents decoded and measured this run
     analyser_runs: dict[str, int] = field(default_factory=dict)  # how often each analyser ran
-    duplicates: int = 0  # files whose content was already known
+    known_content: int = 0  # read, but content already measured (exact copies, touched or moved files)
     unreadable: int = 0  # found files that cannot be used as photos (this run and earlier)
     new_unreadable: int = 0
     missing: int = 0  # catalog files no longer found under the scanned folders
@@ -97,7 +98,7 @@ def scan(
                 report.analysed += 1
                 for name in result.photo.analyses:
                     report.analyser_runs[name] = report.analyser_runs.get(name, 0) + 1
-            report.duplicates += result.status == "ok" and result.photo is None
+            report.known_content += result.status == "ok" and result.photo is None
             if result.status == "unreadable":
                 report.unreadable += 1
                 report.new_unreadable += 1
@@ -153,8 +154,6 @@ class _BatchWriter:
 
     def __exit__(self, exc_type, *rest) -> None:
         # Keep finished work on Ctrl-C too, but never write on a catalog failure.
-        from photocull.errors import FatalError
-
         if exc_type is None or not issubclass(exc_type, FatalError):
             self.flush()
 
