@@ -218,3 +218,16 @@ def test_changed_threshold_recomputes_only_that_analyser(tmp_path):
     assert db_rows(catalog, "SELECT DISTINCT stamp FROM technical") != stamps_before
     assert db_rows(catalog, "SELECT count(*) FROM technical WHERE badly_exposed") == [(5,)]
     assert scan_json(tmp_path / "p", env={"PHOTOCULL_TECHNICAL__DARK_BELOW": "0.99"})["skipped"] == 5
+
+
+def test_file_names_that_are_not_utf8_are_scanned_and_listed(tmp_path):
+    make_photos(tmp_path / "p", 2)
+    odd = os.fsdecode(b"caf\xe9.jpg")  # Latin-1 name from an old card
+    (tmp_path / "p" / "img_0000.jpg").rename(tmp_path / "p" / odd)
+    report = scan_json(tmp_path / "p")
+    assert (report["files"], report["analysed"], report["unreadable"]) == (2, 2, 0)
+    assert scan_json(tmp_path / "p")["skipped"] == 2
+    listed = run_cli("top", tmp_path / "p", "--json").stdout
+    assert "caf\\ufffd.jpg" in listed
+    run_cli("export", "csv", tmp_path / "p", "-o", tmp_path / "scores.csv")
+    assert "caf\ufffd.jpg" in (tmp_path / "scores.csv").read_text(encoding="utf-8")

@@ -9,7 +9,10 @@ next run redoes.
 
 Paths inside the catalog's root folder (the folder holding ``.photocull``) are
 stored relative to it, so a catalog keeps working when its folder is moved or
-mounted elsewhere; other paths are stored absolute.
+mounted elsewhere; other paths are stored absolute. A file name that is not
+valid UTF-8 (old cards, archives from other systems) is stored percent-escaped
+behind a NUL mark, which no real path contains, and shown with a replacement
+character.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote_to_bytes
 
 from photocull.catalog.schema import PHOTO_TABLES, migrate
 from photocull.errors import CatalogError
@@ -31,6 +35,12 @@ from photocull.ingest.metadata import PhotoMetadata
 
 STATE_DIR_NAME = ".photocull"
 CATALOG_FILE_NAME = "catalog.db"
+_RAW_NAME_MARK = "\0"
+
+
+def printable(path: Path) -> str:
+    """The path as text that can always be printed or written (undecodable bytes become U+FFFD)."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def default_catalog_path(first_input: Path) -> Path:
@@ -121,14 +131,18 @@ class Catalog:
     # -- paths --------------------------------------------------------------
     def key(self, path: Path) -> str:
         """How ``path`` (absolute) is stored."""
-        if self.root is not None:
-            try:
-                return path.relative_to(self.root).as_posix()
-            except ValueError:
-                pass
-        return str(path)
+        text = str(path)
+        if self.root is not None and path.is_relative_to(self.root):
+            text = path.relative_to(self.root).as_posix()
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return _RAW_NAME_MARK + quote(os.fsencode(text), safe="/")
+        return text
 
     def resolve(self, key: str) -> Path:
+        if key.startswith(_RAW_NAME_MARK):
+            key = os.fsdecode(unquote_to_bytes(key[1:]))
         path = Path(key)
         return path if path.is_absolute() or self.root is None else self.root / path
 
@@ -201,11 +215,11 @@ class Catalog:
 
     def unreadable(self) -> list[dict[str, Any]]:
         rows = self._query("SELECT path, reason FROM files WHERE status = 'unreadable' ORDER BY path")
-        return [{"path": str(self.resolve(r[0])), "reason": r[1]} for r in rows]
+        return [{"path": printable(self.resolve(r[0])), "reason": r[1]} for r in rows]
 
     def _row(self, row: sqlite3.Row) -> dict[str, Any]:
         values = dict(row)
-        values["path"] = str(self.resolve(values["path"]))
+        values["path"] = printable(self.resolve(values["path"]))
         return values
 
 
