@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import fields
 from pathlib import Path
@@ -58,7 +59,7 @@ def test_catalog_is_found_from_any_path_below_its_folder(tmp_path):
 def test_read_only_folder_gets_a_catalog_in_the_user_data_folder(tmp_path, monkeypatch, corpus):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     scenes = corpus / "scenes"
-    if __import__("os").access(scenes, __import__("os").W_OK):
+    if os.access(scenes, os.W_OK):
         pytest.skip("the corpus is writable here, so no fallback is needed")
     path = default_catalog_path(scenes)
     assert path.is_relative_to(tmp_path / "data" / "photocull" / "catalogs")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import json
 import os
 import resource
 import shutil
@@ -50,7 +50,7 @@ def bad_tree(corpus, tmp_path) -> Path:
 def test_bad_input_is_recorded_and_the_run_goes_on(bad_tree):
     before = tree_digest(bad_tree)
     result = run_cli("scan", bad_tree, "--json", "--workers", "2")
-    report = __import__("json").loads(result.stdout)
+    report = json.loads(result.stdout)
     catalog = bad_tree / ".photocull" / "catalog.db"
     statuses = dict(db_rows(catalog, "SELECT path, status FROM files"))
     reasons = dict(db_rows(catalog, "SELECT path, reason FROM files WHERE status = 'unreadable'"))
@@ -116,7 +116,7 @@ def test_zip_input_and_unsafe_zip_refused(tmp_path):
     with zipfile.ZipFile(evil, "w") as zf:
         zf.writestr("../../escaped.jpg", (tmp_path / "src" / "img_0000.jpg").read_bytes())
     result = run_cli("scan", good, evil, "--json")
-    report = __import__("json").loads(result.stdout)
+    report = json.loads(result.stdout)
     assert report["files"] == report["analysed"] == 3
     assert report["problems"] and "outside the extraction folder" in report["problems"][0][1]
     assert "evil.zip" in result.stderr
@@ -158,23 +158,25 @@ def test_scan_killed_with_sigkill_loses_nothing_and_resumes(tmp_path):
 
 def test_worker_killed_mid_scan_is_replaced_and_no_photo_lost(tmp_path):
     psutil = pytest.importorskip("psutil")
-    make_photos(tmp_path / "p", 80, size=(1600, 1200))
+    make_photos(tmp_path / "p", 150, size=(1600, 1200))
     catalog = tmp_path / "catalog.db"
     process = subprocess.Popen([sys.executable, "-m", "photocull", "scan", str(tmp_path / "p"), "--catalog",
                                 str(catalog), "--workers", "2", "--quiet", "--json"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    killed = False
+    killed = None
     deadline = time.monotonic() + 30
-    while not killed and time.monotonic() < deadline and process.poll() is None:
-        workers = [c for c in psutil.Process(process.pid).children(recursive=True)
-                   if "forkserver" not in " ".join(c.cmdline()) and c.cpu_percent(0.05) > 0]
+    while killed is None and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+        # Workers are forked by the forkserver, itself a child of the scan.
+        workers = [c for c in psutil.Process(process.pid).children(recursive=True) if c.ppid() != process.pid]
         if workers and catalog.exists():
+            killed = workers[0].pid
             workers[0].kill()  # a process this test's scan started
-            killed = True
     stdout, stderr = process.communicate(timeout=120)
-    assert killed, "no worker found to kill"
+    assert killed is not None, "no worker found to kill"
     assert process.returncode == 0, stderr
-    assert db_rows(catalog, "SELECT status, count(*) FROM files GROUP BY status") == [("ok", 80)]
+    assert db_rows(catalog, "SELECT status, count(*) FROM files GROUP BY status") == [("ok", 150)]
+    assert json.loads(stdout)["analysed"] == 150
 
 
 def test_catalog_write_failure_stops_the_run_with_a_clear_message(tmp_path):
