@@ -191,7 +191,7 @@ def test_catalog_write_failure_stops_the_run_with_a_clear_message(tmp_path):
     result = run_cli("scan", tmp_path / "p", "--catalog", catalog, "--workers", "2", "--quiet",
                      check=False, preexec_fn=small_disk)
     assert result.returncode == 2, result.stderr
-    assert "error:" in result.stderr and "catalog" in result.stderr
+    assert "error:" in result.stderr and "catalog" in result.stderr and "run again" in result.stderr
     assert "Traceback" not in result.stderr
     assert db_rows(catalog, "PRAGMA integrity_check") == [("ok",)]
     rerun = scan_json(tmp_path / "p", "--catalog", catalog)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
@@ -256,14 +257,22 @@ _PHOTO_SELECT = _photo_select()
 
 
 def _explain(path: Path, exc: BaseException) -> str:
+    """The error, plus what a person can do about it."""
     text = str(exc)
-    hint = ""
     if "locked" in text:
-        hint = " (another photocull process is writing to it; wait for it to finish)"
-    elif "full" in text or getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
-        hint = " (the disk is full: free some space and run again; committed work is kept)"
+        hint = "another photocull process is writing to it; wait for it to finish"
+    elif "full" in text or "disk I/O" in text:
+        hint = "the catalog could not be written"
+        try:
+            free = shutil.disk_usage(path.parent).free
+            hint += f" ({free / 2**20:.0f} MiB free on its disk)"
+        except OSError:
+            pass
+        hint += "; free some space (or use --catalog elsewhere) and run again: committed work is kept"
     elif "not a database" in text or "malformed" in text:
-        hint = " (the file is damaged or not a photocull catalog; move it away to start afresh)"
-    elif "readonly" in text or "read-only" in text:
-        hint = " (the catalog or its folder is read-only; choose another place with --catalog)"
-    return f"catalog {path}: {text}{hint}"
+        hint = "the file is damaged or not a photocull catalog; move it away to start afresh"
+    elif "readonly" in text or "read-only" in text or "unable to open" in text:
+        hint = "the catalog or its folder is not writable; choose another place with --catalog"
+    else:
+        return f"catalog {path}: {text}"
+    return f"catalog {path}: {text} ({hint})"
