@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn,
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn,
                            TimeRemainingColumn)
 from rich.text import Text
 
@@ -29,7 +29,7 @@ class ScanProgress:
             TextColumn("ETA"), TimeRemainingColumn(), TextColumn("median score {task.fields[median]}"),
             console=console, transient=True, disable=not enabled,
         )
-        self._task = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> ScanProgress:
         self._progress.start()
