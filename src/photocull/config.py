@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 CONFIG_FILE_NAME = "photocull.toml"
+STATE_DIR_NAME = ".photocull"  # photocull's own folder inside a scanned folder: catalog, extracted ZIPs
 
 
 class _Section(BaseModel):

@@ -30,11 +30,11 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
 from photocull.catalog.schema import PHOTO_TABLES, migrate
+from photocull.config import STATE_DIR_NAME
 from photocull.errors import CatalogError
 from photocull.records import FileResult, ImageInfo, PhotoRecord
 from photocull.ingest.metadata import PhotoMetadata
 
-STATE_DIR_NAME = ".photocull"
 CATALOG_FILE_NAME = "catalog.db"
 _RAW_NAME_MARK = "\0"
 

@@ -14,11 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photocull.config import IngestSettings
+from photocull.config import STATE_DIR_NAME, IngestSettings
 from photocull.ingest.archive import ArchiveRefused, extract_zip, is_zip_name
 from photocull.ingest.formats import is_photo_name
-
-STATE_DIR_NAME = ".photocull"
 
 
 @dataclass(frozen=True, slots=True)

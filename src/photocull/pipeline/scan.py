@@ -210,6 +210,10 @@ def _run(tasks: list[Task], settings: Settings, known: frozenset[str],
                 except BrokenProcessPool:
                     broken.append(item)
                     continue
+                except Exception as exc:  # e.g. a result that cannot be sent back: one file, not the run
+                    finish(task, FileResult(task.path, task.size, task.mtime_ns, None, "unreadable",
+                                            f"unexpected worker error: {type(exc).__name__}: {exc}"))
+                    continue
                 if kind == "process":
                     finish(task, value)
                 else:

@@ -16,7 +16,7 @@ from photocull.config import Settings
 from photocull.errors import UnreadableFile
 from photocull.ingest.decode import decode, register_codecs
 from photocull.ingest.metadata import read_metadata
-from photocull.records import FileResult, ImageInfo, PhotoRecord
+from photocull.records import FileResult, ImageInfo, PhotoRecord, Status
 
 INGEST_VERSION = 1  # bump when decoding or metadata reading changes stored values
 
@@ -73,27 +73,27 @@ def process_file(task: Task) -> FileResult:
     settings, known = _settings, _known
     assert settings is not None, "process_file runs in workers started with init_worker"
     try:
-        data = task.path.read_bytes()
+        with open(task.path, "rb") as stream:
+            stat = os.fstat(stream.fileno())  # size and mtime of what is actually read
+            data = stream.read()
     except OSError as exc:
         return FileResult(task.path, task.size, task.mtime_ns, None, "unreadable",
                           f"cannot read file: {exc.strerror or exc}")
-    size, mtime_ns = task.size, task.mtime_ns
-    if len(data) != size:  # changed between listing and reading: record what we read
-        stat = os.stat(task.path)
-        size, mtime_ns = len(data), stat.st_mtime_ns
     content_hash = hashlib.sha256(data).hexdigest()
+
+    def result(status: Status, reason: str | None = None, photo: PhotoRecord | None = None) -> FileResult:
+        return FileResult(task.path, len(data), stat.st_mtime_ns, content_hash, status, reason, photo)
+
     if content_hash in known and task.needed is None:
-        return FileResult(task.path, size, mtime_ns, content_hash, "ok")
+        return result("ok")
     try:
-        photo = analyse(data, task.path, content_hash, settings, task.needed)
+        return result("ok", photo=analyse(data, task.path, content_hash, settings, task.needed))
     except UnreadableFile as exc:
-        return FileResult(task.path, size, mtime_ns, content_hash, "unreadable", str(exc))
+        return result("unreadable", str(exc))
     except MemoryError:
-        return FileResult(task.path, size, mtime_ns, content_hash, "unreadable", "too large to decode in memory")
+        return result("unreadable", "too large to decode in memory")
     except Exception as exc:  # a decoder bug must cost one photo, never the run
-        return FileResult(task.path, size, mtime_ns, content_hash, "unreadable",
-                          f"unexpected decoder error: {type(exc).__name__}: {exc}")
-    return FileResult(task.path, size, mtime_ns, content_hash, "ok", photo=photo)
+        return result("unreadable", f"unexpected decoder error: {type(exc).__name__}: {exc}")
 
 
 def analyse(data: bytes, name: Path, content_hash: str, settings: Settings,
