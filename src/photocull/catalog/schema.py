@@ -10,6 +10,7 @@ A catalog written by a newer photocull is refused rather than damaged.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import fields
 
 from photocull.analysis.fingerprints import Fingerprints
 from photocull.analysis.technical import TechnicalQuality
@@ -23,6 +24,13 @@ PHOTO_TABLES: dict[str, tuple[type, ...]] = {
     "technical": (TechnicalQuality,),
     "fingerprints": (Fingerprints,),
 }
+
+
+
+def table_columns() -> dict[str, list[str]]:
+    """Each per-content table's record columns (besides content_hash and stamp), in record order."""
+    return {table: [f.name for record in records for f in fields(record)] for table, records in PHOTO_TABLES.items()}
+
 
 MIGRATIONS: list[str] = [
     # 1: files, photos (one row per distinct content) and the first analysers.

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
-from photocull.catalog.schema import PHOTO_TABLES, migrate
+from photocull.catalog.schema import migrate, table_columns
 from photocull.config import STATE_DIR_NAME
 from photocull.errors import CatalogError
 from photocull.records import FileResult, ImageInfo, PhotoRecord
@@ -236,18 +236,14 @@ def _upsert(db: sqlite3.Connection, table: str, content_hash: str, stamp: str, *
     )
 
 
-def _record_columns() -> dict[str, list[str]]:
-    return {table: [f.name for r in records for f in fields(r)] for table, records in PHOTO_TABLES.items()}
-
-
 def _sortable_columns() -> set[str]:
-    return {c for cols in _record_columns().values() for c in cols} | {"size", "path"}
+    return {c for cols in table_columns().values() for c in cols} | {"size", "path"}
 
 
 def _photo_select() -> str:
     selected = ["files.path", "files.size", "files.mtime_ns", "files.content_hash", "files.status", "files.reason"]
     joins = []
-    for table, columns in _record_columns().items():
+    for table, columns in table_columns().items():
         selected += [f"{table}.{c} AS {c}" for c in columns]
         joins.append(f"LEFT JOIN {table} ON {table}.content_hash = files.content_hash")
     return f"SELECT {', '.join(selected)} FROM files {' '.join(joins)}"

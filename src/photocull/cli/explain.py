@@ -6,13 +6,12 @@ a short explanation; docs/measurements.md has the formulas.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 from rich.console import Group
 from rich.table import Table
 
-from photocull.catalog.schema import PHOTO_TABLES
+from photocull.catalog.schema import table_columns
 
 SECTION_TITLES = {"photos": "Image and capture", "technical": "Technical quality", "fingerprints": "Fingerprints"}
 
@@ -70,8 +69,7 @@ HELP: dict[str, str] = {
 
 def explain_photo(row: dict[str, Any]) -> Group:
     tables = [_table("File", ["path", "size", "status", "reason", "content_hash"], row)]
-    for table_name, records in PHOTO_TABLES.items():
-        columns = [f.name for record in records for f in fields(record)]
+    for table_name, columns in table_columns().items():
         tables.append(_table(SECTION_TITLES.get(table_name, table_name), columns, row))
     return Group(*tables)
 

@@ -179,7 +179,7 @@ def _run(tasks: list[Task], settings: Settings, known: frozenset[str],
 
     def hashed(task: Task, content_hash: str | None, error: str | None) -> None:
         if content_hash is None:
-            record(FileResult(task.path, task.size, task.mtime_ns, None, "unreadable", error))
+            record(_unreadable(task, error))
         elif content_hash in known:
             record(FileResult(task.path, task.size, task.mtime_ns, content_hash, "ok"))
         elif content_hash in outcome:
@@ -211,8 +211,7 @@ def _run(tasks: list[Task], settings: Settings, known: frozenset[str],
                     broken.append(item)
                     continue
                 except Exception as exc:  # e.g. a result that cannot be sent back: one file, not the run
-                    finish(task, FileResult(task.path, task.size, task.mtime_ns, None, "unreadable",
-                                            f"unexpected worker error: {type(exc).__name__}: {exc}"))
+                    finish(task, _unreadable(task, f"unexpected worker error: {type(exc).__name__}: {exc}"))
                     continue
                 if kind == "process":
                     finish(task, value)
@@ -224,15 +223,17 @@ def _run(tasks: list[Task], settings: Settings, known: frozenset[str],
                 pool.restart()
                 if len(broken) == 1 and source is isolate:
                     kind, task = broken[0]
-                    finish(task, FileResult(task.path, task.size, task.mtime_ns, None, "unreadable",
-                                            "the decoder crashed on this file (worker process died)"))
+                    finish(task, _unreadable(task, "the decoder crashed on this file (worker process died)"))
                 else:
                     isolate.extend(broken)
             writer.tick()
     for content_hash, dups in waiting.items():  # their content crashed the decoder
         for task in dups:
-            record(FileResult(task.path, task.size, task.mtime_ns, content_hash, "unreadable",
-                              "same content as a file that crashed the decoder"))
+            record(_unreadable(task, "same content as a file that crashed the decoder", content_hash))
+
+
+def _unreadable(task: Task, reason: str | None, content_hash: str | None = None) -> FileResult:
+    return FileResult(task.path, task.size, task.mtime_ns, content_hash, "unreadable", reason)
 
 
 def _duplicate_of(first: FileResult, task: Task) -> FileResult:
