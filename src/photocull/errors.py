@@ -21,3 +21,7 @@ class CatalogError(FatalError):
 
 class DiskFullError(FatalError):
     """No space left where photocull has to write."""
+
+
+class ModelUnavailable(FatalError):
+    """A scan needs a model whose weights are missing or damaged; the message says how to fix it."""

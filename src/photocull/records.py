@@ -35,6 +35,8 @@ class PhotoRecord:
     metadata: PhotoMetadata
     ingest_stamp: str
     analyses: dict[str, tuple[str, Any]] = field(default_factory=dict)  # name -> (stamp, record)
+    # Neural analysers still to run, in the scanning process: name -> prepared model input.
+    pending: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

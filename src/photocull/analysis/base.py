@@ -1,21 +1,42 @@
-"""What every analyser is: a name, a version, the record it produces, and a function.
+"""What every analyser is: a name, a version, the record it produces, and how it measures.
 
 The catalog stores, next to each record, the *stamp* of the analyser that made
 it: its version plus a digest of the settings that shape its values. A new
 version or a changed threshold makes the stored record stale, and the next
 scan recomputes exactly that, for the photos concerned.
+
+Two kinds exist. A pixel :class:`Analyser` measures one decoded photo in a
+worker process. A :class:`NeuralAnalyser` is split in two: ``prepare`` runs in
+the worker and turns the decoded photo into a small model input (e.g. a
+224 x 224 thumbnail); ``infer`` runs in the scanning process on a batch of
+those inputs, where the ONNX sessions live once instead of once per worker.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from photocull.config import Settings
 from photocull.ingest.decode import DecodedPhoto
+
+if TYPE_CHECKING:
+    from photocull.models.runtime import InferenceRuntime
+
+
+def _stamp(version: int, settings: Settings, section: str | None, extra: Sequence[str] = ()) -> str:
+    parts: list[Any] = list(extra)
+    if section is not None:
+        parts.append(getattr(settings, section).model_dump(mode="json"))
+    if not parts:
+        return str(version)
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{version}+{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +48,30 @@ class Analyser:
     settings_section: str | None = None  # the config section its values depend on
 
     def stamp(self, settings: Settings) -> str:
-        if self.settings_section is None:
-            return str(self.version)
-        section = getattr(settings, self.settings_section).model_dump(mode="json")
-        digest = hashlib.sha256(json.dumps(section, sort_keys=True).encode()).hexdigest()[:8]
-        return f"{self.version}+{digest}"
+        return _stamp(self.version, settings, self.settings_section)
+
+
+@dataclass(frozen=True, slots=True)
+class NeuralAnalyser:
+    """An analyser whose network runs batched in the scanning process.
+
+    ``prepare(decoded, settings)`` (worker) returns the model input of one photo;
+    ``infer(inputs, runtime, settings)`` (scanning process) gets those inputs
+    stacked on a first batch axis and returns one record per photo, in order.
+    ``ensure(settings)`` runs once before a scan: it makes the weights available
+    (fetching them if allowed) or raises :class:`photocull.errors.ModelUnavailable`
+    with the command that fixes it. ``identity(settings)`` names the weights in
+    use (checksums), so that other weights make stored values stale.
+    """
+
+    name: str
+    version: int
+    record: type
+    prepare: Callable[[DecodedPhoto, Settings], np.ndarray]
+    infer: Callable[[np.ndarray, InferenceRuntime, Settings], list[Any]]
+    ensure: Callable[[Settings], None]
+    identity: Callable[[Settings], Sequence[str]]
+    settings_section: str | None = None
+
+    def stamp(self, settings: Settings) -> str:
+        return _stamp(self.version, settings, self.settings_section, self.identity(settings))

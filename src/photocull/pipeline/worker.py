@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from photocull.analysis.registry import ANALYSERS
+from photocull.analysis.base import NeuralAnalyser
+from photocull.analysis.registry import selected
 from photocull.config import Settings
 from photocull.errors import UnreadableFile
 from photocull.ingest.decode import decode, register_codecs
@@ -98,13 +99,20 @@ def process_file(task: Task) -> FileResult:
 
 def analyse(data: bytes, name: Path, content_hash: str, settings: Settings,
             needed: frozenset[str] | None = None) -> PhotoRecord:
-    """Decode once and run the ``needed`` analysers (all when None) on the working copy."""
+    """Decode once and run the ``needed`` analysers (all selected when None) on the working copy.
+
+    Neural analysers only prepare their model input here; the scanning process
+    runs their networks in batches and completes the record.
+    """
     decoded = decode(data, name, settings.ingest)
     info = ImageInfo(decoded.format, decoded.width, decoded.height, round(decoded.megapixels, 2),
                      decoded.decode_mode)
     photo = PhotoRecord(content_hash, info, read_metadata(decoded.image, data), ingest_stamp(settings))
-    for analyser in ANALYSERS:
+    for analyser in selected(settings):
         if needed is not None and analyser.name not in needed:
             continue
-        photo.analyses[analyser.name] = (analyser.stamp(settings), analyser.measure(decoded, settings))
+        if isinstance(analyser, NeuralAnalyser):
+            photo.pending[analyser.name] = analyser.prepare(decoded, settings)
+        else:
+            photo.analyses[analyser.name] = (analyser.stamp(settings), analyser.measure(decoded, settings))
     return photo

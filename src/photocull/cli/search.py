@@ -1,0 +1,94 @@
+"""``photocull search``: find photos by a description, or rank them by a custom prompt pair.
+
+Registered on the main app by :mod:`photocull.cli.app` (which imports this
+module, so nothing here imports it back).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from photocull.catalog.store import Catalog, find_catalog
+from photocull.config import load_settings
+from photocull.search import score_prompts, search_text
+
+out = Console()
+err = Console(stderr=True)
+
+
+def search(
+    text: Annotated[Optional[str], typer.Argument(
+        help="What to look for, in words, e.g. 'a dog on a beach'. Leave out with --good/--bad.")] = None,
+    path: Annotated[Optional[Path], typer.Argument(
+        help="A scanned folder (or any path inside it). Default: the current folder.")] = None,
+    n: Annotated[int, typer.Option("-n", "--count", min=1, help="How many photos to list.")] = 20,
+    good: Annotated[Optional[str], typer.Option(
+        "--good", help="Rank by a prompt pair instead of searching: the description of a good photo.")] = None,
+    bad: Annotated[Optional[str], typer.Option("--bad", help="... and of a bad one (needs --good).")] = None,
+    catalog: Annotated[Optional[Path], typer.Option(
+        "--catalog", help="Catalog file. Default: <folder>/.photocull/catalog.db, found by looking upwards "
+        "from the path given.", dir_okay=False)] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        "--config", help="A photocull.toml file (default: $PHOTOCULL_CONFIG or ./photocull.toml).",
+        exists=True, dir_okay=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+) -> None:
+    """Find photos by what they show (CLIP text search), or rank them by a custom prompt pair.
+
+    Needs a scan with the optional CLIP analyser first (photocull scan PATH --analyzers +clip).
+    Search lists cosine similarities (about 0.3 is a good match for CLIP); --good/--bad lists
+    0-10 scores: how much more CLIP finds the photo matches --good than --bad. Nothing is
+    decoded again, so trying other words is instant.
+
+    Examples:
+
+      photocull search "a dog on the beach" ~/Pictures/2024-trip
+
+      photocull search "sunset" -n 5 --json
+
+      photocull search --good "a sharp, well-lit portrait" --bad "a blurry, dark photo" ~/Pictures/2024-trip
+    """
+    if (good is None) != (bad is None):
+        err.print("--good and --bad go together")
+        raise typer.Exit(1)
+    if good is not None and path is None:
+        text, path = None, Path(text) if text is not None else None  # no TEXT: the one argument is the folder
+    if (good is None) == (text is None):
+        err.print("give either TEXT or --good/--bad")
+        raise typer.Exit(1)
+    path = path or Path(".")
+    settings = load_settings(config)
+    catalog_path = catalog or find_catalog(path)
+    if catalog_path is None or not catalog_path.is_file():
+        err.print(f"no catalog found for {path}: run [bold]photocull scan {path} --analyzers +clip[/] first, "
+                  "or pass --catalog")
+        raise typer.Exit(1)
+    with Catalog(catalog_path) as cat:
+        if good is not None and bad is not None:
+            found, label = score_prompts(cat, good, bad, settings, limit=n), "score"
+        else:
+            found, label = search_text(cat, text or "", settings, limit=n), "similarity"
+    if as_json:
+        print(json.dumps([{"path": p, label: round(v, 4)} for p, v in found]))
+        return
+    if not found:
+        err.print(f"no CLIP vectors in this catalog yet: run [bold]photocull scan {path} --analyzers +clip[/] "
+                  "first")
+        raise typer.Exit(1)
+    folder = path.resolve() if path.is_dir() else path.resolve().parent
+    title = f"{good!r} over {bad!r}" if good is not None else repr(text)
+    table = Table(title=f"{len(found)} photos for {title}")
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column(label, justify="right", no_wrap=True)
+    table.add_column("file", overflow="fold")
+    for rank, (shown, value) in enumerate(found, 1):
+        file = Path(shown)
+        file = file.relative_to(folder) if file.is_relative_to(folder) else file
+        table.add_row(str(rank), f"{value:.1f}" if label == "score" else f"{value:.3f}", str(file))
+    out.print(table)

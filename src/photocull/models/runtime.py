@@ -1,0 +1,87 @@
+"""ONNX Runtime sessions: one per model, in the scanning process, with the best provider.
+
+The default is the CPU. A GPU or NPU provider (CUDA, CoreML, OpenVINO, DirectML)
+is used when the installed onnxruntime build offers it, always with the CPU as
+fallback for operators it lacks. CPU inference shares the cores with the
+decoding workers, so its thread count comes from :func:`thread_budget`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from photocull.config import Settings
+
+if TYPE_CHECKING:
+    import onnxruntime
+
+# Accelerators in order of preference; the CPU always comes last.
+PREFERRED_PROVIDERS = (
+    "CUDAExecutionProvider",
+    "CoreMLExecutionProvider",
+    "OpenVINOExecutionProvider",
+    "DmlExecutionProvider",
+)
+CPU = "CPUExecutionProvider"
+
+
+def choose_providers(settings: Settings) -> list[str]:
+    """The providers sessions use: the configured ones that are installed, else the best installed."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    wanted = settings.models.providers or PREFERRED_PROVIDERS
+    chosen = [p for p in wanted if p in available and p != CPU]
+    return chosen + [CPU]
+
+
+def uses_accelerator(settings: Settings) -> bool:
+    return choose_providers(settings)[0] != CPU
+
+
+def thread_budget(settings: Settings, neural: bool) -> tuple[int, int]:
+    """(decoding worker processes, inference threads), so that together they fit the cores.
+
+    Without neural analysers every core decodes. With CPU inference the cores
+    are split: inference gets about half (it costs about as much per photo as
+    decoding and measuring), the workers the rest; explicit settings win. With
+    an accelerator one thread feeds it and every core decodes.
+    """
+    cores = os.cpu_count() or 1
+    workers, threads = settings.scan.workers, settings.models.inference_threads
+    if not neural:
+        return workers or cores, 0
+    if uses_accelerator(settings):
+        return workers or cores, threads or 1
+    if not threads:
+        threads = max(1, cores - workers) if workers else max(1, cores // 2)
+    return workers or max(1, cores - threads), threads
+
+
+class InferenceRuntime:
+    """Creates each ONNX session once, on first use, and keeps it for the scan."""
+
+    def __init__(self, settings: Settings, threads: int = 1):
+        self.settings = settings
+        self.threads = max(1, threads)
+        self.providers = choose_providers(settings)
+        self._sessions: dict[Path, onnxruntime.InferenceSession] = {}
+
+    def session(self, path: Path) -> onnxruntime.InferenceSession:
+        """A session for the ONNX file at ``path`` (a verified cache file or a hub download)."""
+        path = Path(path)
+        if path not in self._sessions:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # Idle inference threads must yield the core to the decoding workers, not spin.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.log_severity_level = 3
+            self._sessions[path] = ort.InferenceSession(str(path), options, providers=self.providers)
+        return self._sessions[path]

