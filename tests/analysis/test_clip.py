@@ -20,11 +20,13 @@ import pytest
 from PIL import Image
 
 from photocull.analysis.clip import CLIP, ClipFeatures, prompt_score
-from photocull.config import IngestSettings, Settings
+from photocull.catalog.store import Catalog
+from photocull.config import IngestSettings, ScanSettings, Settings
 from photocull.errors import ModelUnavailable
 from photocull.ingest.decode import decode
 from photocull.models.clip_hub import clip_files, clip_status, encode_text
 from photocull.models.runtime import InferenceRuntime
+from photocull.pipeline.scan import scan
 from photocull.search import score_prompts, search_text
 from photocull.vectors import from_bytes as vector_from_bytes, to_bytes as vector_to_bytes
 from tests.helpers import run_cli
@@ -119,18 +121,6 @@ def _features(photos: Path, settings: Settings) -> dict[str, ClipFeatures]:
     inputs = np.stack([CLIP.prepare(decode((photos / f"{n}.png").read_bytes(), f"{n}.png", IngestSettings()),
                                     settings) for n in names])
     return dict(zip(names, CLIP.infer(inputs, InferenceRuntime(settings), settings)))
-
-
-class FakeCatalog:
-    """What Catalog.vectors returns, for searching vectors computed here."""
-
-    def __init__(self, vectors: dict[str, bytes]):
-        self._paths = list(vectors)
-        self._matrix = np.stack([vector_from_bytes(v) for v in vectors.values()])
-
-    def vectors(self, table: str, column: str) -> tuple[list[str], np.ndarray]:
-        assert (table, column) == ("clip", "clip_vector")
-        return self._paths, self._matrix
 
 
 # -- preprocessing and inference ------------------------------------------------
@@ -234,25 +224,38 @@ def test_prompt_score_is_five_without_a_gap_and_never_overflows():
         assert prompt_score(image, np.array([-1.0, 0.0]), np.array([1.0, 0.0]))[0] == pytest.approx(0)
 
 
-def test_text_search_and_prompt_pairs_rank_stored_vectors(photos, settings):
-    features = _features(photos, settings)
-    catalog = FakeCatalog({f"/photos/{c}.png": f.clip_vector for c, f in features.items()})
+@pytest.fixture
+def scanned(tmp_path, photos, settings) -> Catalog:
+    """A real catalog with the colour photos scanned by the CLIP analyser alone."""
+    catalog = Catalog(tmp_path / "catalog.db")
+    scan([photos], catalog, settings.model_copy(update={"scan": ScanSettings(analysers=("clip",))}))
+    yield catalog
+    catalog.close()
+
+
+def test_text_search_and_prompt_pairs_rank_stored_vectors(photos, settings, scanned):
+    path = {colour: str(photos / f"{colour}.png") for colour in COLOURS}
     for colour in COLOURS:
-        found = search_text(catalog, f"a photo of {colour}", settings, limit=2)
-        assert len(found) == 2 and found[0][0] == f"/photos/{colour}.png"
+        found = search_text(scanned, f"a photo of {colour}", settings, limit=2)
+        assert len(found) == 2 and found[0][0] == path[colour]
         assert found[0][1] > found[1][1]
-    ranked = score_prompts(catalog, "green", "red", settings, limit=3)
-    assert [p for p, _ in ranked][0::2] == ["/photos/green.png", "/photos/red.png"]
+    ranked = score_prompts(scanned, "green", "red", settings, limit=3)
+    assert [p for p, _ in ranked][0::2] == [path["green"], path["red"]]
     assert ranked[0][1] > 5 > ranked[2][1]
 
 
-def test_search_of_an_empty_catalog_finds_nothing(settings):
-    class Empty:
-        def vectors(self, table, column):
-            return [], np.zeros((0, 0), np.float32)
+def test_search_ignores_vectors_of_another_model(tmp_path, model, settings, scanned):
+    other = tmp_path / "other-model"
+    shutil.copytree(model, other)
+    elsewhere = settings.model_copy(update={"clip": settings.clip.model_copy(update={"repository": str(other)})})
+    assert search_text(scanned, "red", elsewhere) == []  # their space is not this model's
+    assert len(search_text(scanned, "red", settings)) == len(COLOURS)
 
-    assert search_text(Empty(), "red", settings) == []
-    assert score_prompts(Empty(), "red", "blue", settings, limit=5) == []
+
+def test_search_of_an_empty_catalog_finds_nothing(tmp_path, settings):
+    with Catalog(tmp_path / "empty.db") as empty:
+        assert search_text(empty, "red", settings) == []
+        assert score_prompts(empty, "red", "blue", settings, limit=5) == []
 
 
 # -- where the weights come from --------------------------------------------------
@@ -334,9 +337,6 @@ def test_identity_names_weights_and_prompts_without_reading_files(tmp_path):
 # -- through a real scan ----------------------------------------------------------
 
 def test_scan_stores_vectors_that_search_finds(tmp_path, photos, model):
-    from photocull.catalog.store import Catalog
-    from photocull.pipeline.scan import scan
-
     settings = Settings(scan={"analysers": ("technical", "clip"), "workers": 1},
                         clip={"repository": str(model), "good_prompt": "red", "bad_prompt": "blue"},
                         models={"auto_fetch": False})

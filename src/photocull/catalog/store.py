@@ -217,14 +217,21 @@ class Catalog:
         rows = self._query(_PHOTO_SELECT + " WHERE files.path = ?", [self.key(path)])
         return self._row(rows[0]) if rows else None
 
-    def vectors(self, table: str, column: str) -> tuple[list[str], np.ndarray]:
-        """Every readable file whose content has a vector in ``table.column``: (paths, N x D float32)."""
+    def vectors(self, table: str, column: str, stamp: str | None = None) -> tuple[list[str], np.ndarray]:
+        """Every readable file whose content has a vector in ``table.column``: (paths, N x D float32).
+
+        With ``stamp``, only vectors made by that analyser version and model:
+        vectors of another model live in another space and cannot be compared.
+        """
         if column not in table_columns().get(table, []):
             raise ValueError(f"no vector column {table}.{column}")
-        rows = self._query(
-            f"SELECT files.path, {table}.{column} FROM files JOIN {table} "
-            f"ON {table}.content_hash = files.content_hash WHERE files.status = 'ok' ORDER BY files.path"
-        )
+        sql = (f"SELECT files.path, {table}.{column} FROM files JOIN {table} "
+               f"ON {table}.content_hash = files.content_hash WHERE files.status = 'ok'")
+        params = []
+        if stamp is not None:
+            sql += f" AND {table}.stamp = ?"
+            params.append(stamp)
+        rows = self._query(sql + " ORDER BY files.path", params)
         paths = [printable(self.resolve(r[0])) for r in rows]
         if not rows:
             return paths, np.zeros((0, 0), np.float32)

