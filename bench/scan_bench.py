@@ -653,8 +653,9 @@ def photocull_cmd(override: str | None) -> list[str]:
 
 def photocull_scan(base: list[str], paths: list[Path], catalog: Path, workers: int,
                    label: str) -> dict:
+    # The foundation analysers only, like the baseline; bench/neural_bench.py measures the networks.
     cmd = base + ["scan", *map(str, paths), "--catalog", str(catalog),
-                  "--workers", str(workers), "--json"]
+                  "--workers", str(workers), "--analyzers", "technical,fingerprints", "--json"]
     # Default settings: run in the catalog's folder (no ./photocull.toml there)
     # and without $PHOTOCULL_CONFIG.
     env = {k: v for k, v in os.environ.items() if k != "PHOTOCULL_CONFIG"}

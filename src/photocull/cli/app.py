@@ -147,7 +147,7 @@ def top(
     for column in ("#", "score", "aesthetic", "sharpness", "exposure", "flags", "taken"):
         table.add_column(column, justify="left" if column in ("exposure", "flags", "taken") else "right",
                          no_wrap=True)
-    table.add_column("file", overflow="fold")
+    table.add_column("file", overflow="fold", min_width=16)
     for rank, row in enumerate(rows, 1):
         flags = ", ".join(f for f in ("blurry", "badly_exposed") if row.get(f)) or "-"
         taken = (row.get("capture_time") or "-")[:16].replace("T", " ")

@@ -78,7 +78,8 @@ HELP: dict[str, str] = {
 def explain_photo(row: dict[str, Any]) -> Group:
     tables = [_table("File", ["path", "size", "status", "reason", "content_hash"], row)]
     for table_name, columns in table_columns(with_vectors=False).items():
-        tables.append(_table(SECTION_TITLES.get(table_name, table_name), columns, row))
+        if any(row.get(c) is not None for c in columns):  # analysers that did not run are left out
+            tables.append(_table(SECTION_TITLES.get(table_name, table_name), columns, row))
     return Group(*tables)
 
 
