@@ -18,6 +18,7 @@ It was generated from ``timm/data/_info/imagenet_synsets.txt`` and
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -89,6 +90,7 @@ def convert(source: Path, target: Path) -> None:
     save_model(model, target)
 
 
+@lru_cache(maxsize=1)
 def imagenet_labels() -> list[str]:
     """The 1000 class names, in the order of the ``probabilities`` output."""
     text = resources.files("photocull.models").joinpath("imagenet_labels.txt").read_text(encoding="utf-8")
