@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import sys
 import tempfile
 from importlib import metadata
@@ -116,7 +117,10 @@ def main() -> None:
                      ("keras", "torch", "efficientnet-lite-pytorch", "h5py", "numpy", "opencv-python-headless")},
         "outputs": outputs,
     }
-    (EXPECTATIONS / "reference_outputs.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+    text = json.dumps(document, indent=1)
+    # One line per list of numbers, so that the file stays readable and diffs stay short.
+    text = re.sub(r"\[\s+([-0-9.e,\s]+?)\s+\]", lambda m: "[" + ", ".join(m.group(1).split()).replace(",,", ",") + "]", text)
+    (EXPECTATIONS / "reference_outputs.json").write_text(text + "\n", encoding="utf-8")
 
     import onnxruntime as ort
 
