@@ -13,7 +13,7 @@ on the same real inputs (corpus photos at 224 x 224) with the same thread
 count, side by side in one run, reported as a ratio. With ``--providers``
 (e.g. ``CUDAExecutionProvider`` on a GPU machine) ONNX Runtime runs there too.
 
-Part 2, *scan*: ``photocull scan`` photos/s on the benchmark's 12-megapixel
+Part 2, *scan*: ``photocull scan`` photos/s and peak memory (process tree) on the benchmark's 12-megapixel
 JPEGs (made by ``bench/scan_bench.py``) with the foundation analysers only and
 with the default set (foundation + NIMA + embedding), for a few splits of the
 cores between decoding workers and inference threads, the automatic one first.
@@ -126,18 +126,18 @@ def scan_part(photos: int, data_dir: Path, corpus: Path) -> list[dict]:
         with tempfile.TemporaryDirectory() as tmp:
             env = {**os.environ, "PHOTOCULL_SCAN__ANALYSERS": analysers,
                    "PHOTOCULL_MODELS__INFERENCE_THREADS": str(threads)}
-            started = time.perf_counter()
-            result = scan_bench.subprocess.run(
+            result = scan_bench.run_measured(
                 command + ["scan", str(folder), "--catalog", str(Path(tmp) / "c.db"), "--workers", str(workers),
-                           "--json"], capture_output=True, text=True, env=env, cwd=tmp)
-            seconds = time.perf_counter() - started
-        if result.returncode != 0:
-            sys.exit(f"photocull scan failed:\n{result.stderr}")
-        report = json.loads(result.stdout)
-        row = {"analysers": label, "workers": workers, "inference_threads": threads, "photos": report["analysed"],
-               "seconds": seconds, "photos_per_s": report["analysed"] / seconds}
+                           "--json"], f"scan {label}", cwd=tmp, env=env)
+        if result["returncode"] != 0:
+            sys.exit("photocull scan failed")
+        photos = result["summary"]["analysed"]
+        row = {"analysers": label, "workers": workers, "inference_threads": threads, "photos": photos,
+               "seconds": result["wall_s"], "photos_per_s": photos / result["wall_s"],
+               "peak_rss_mb": result["peak_rss_bytes"] / 2**20}
         rows.append(row)
-        scan_bench.log(f"scan {label:10} workers {workers} threads {threads}: {row['photos_per_s']:.1f} photos/s")
+        scan_bench.log(f"scan {label:10} workers {workers} threads {threads}: {row['photos_per_s']:.1f} photos/s, "
+                       f"peak {row['peak_rss_mb']:.0f} MB")
     return rows
 
 
@@ -166,13 +166,14 @@ def main() -> None:
     if scans:
         base = scans[0]["photos_per_s"]
         print(f"\nScan of {args.photos} 12 MP JPEGs (photocull scan, fresh catalog)")
-        print(f"{'analysers':>10} {'workers':>7} {'threads':>7} {'photos/s':>9} {'vs foundation':>14}  "
-              f"target {SCAN_TARGET}/s")
+        print(f"{'analysers':>10} {'workers':>7} {'threads':>7} {'photos/s':>9} {'vs foundation':>14} "
+              f"{'peak RSS':>9}  target {SCAN_TARGET}/s")
         for row in scans:
             verdict = "" if row["analysers"] == "foundation" else (
                 "met" if row["photos_per_s"] >= SCAN_TARGET else "MISSED")
             print(f"{row['analysers']:>10} {row['workers']:>7} {row['inference_threads']:>7} "
-                  f"{row['photos_per_s']:>9.1f} {row['photos_per_s'] / base:>13.2f}x  {verdict}")
+                  f"{row['photos_per_s']:>9.1f} {row['photos_per_s'] / base:>13.2f}x "
+                  f"{row['peak_rss_mb']:>6.0f} MB  {verdict}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),

@@ -13,7 +13,9 @@ import pytest
 from photocull.analysis.base import NeuralAnalyser
 from photocull.config import Settings
 from photocull.errors import FatalError
-from photocull.models.runtime import InferenceRuntime, choose_providers, thread_budget
+from photocull.models.runtime import (
+    InferenceRuntime, batch_size, choose_providers, thread_budget, uses_accelerator,
+)
 from photocull.pipeline.inference import InferenceStage
 from photocull.records import FileResult, ImageInfo, PhotoRecord
 from photocull.ingest.metadata import PhotoMetadata
@@ -79,6 +81,11 @@ def test_an_inference_failure_stops_the_scan() -> None:
         with InferenceStage([_analyser([], fail=True)], Settings(models={"batch_size": 1}), threads=1) as stage:
             stage.submit(_result(1))
             _drain(stage, 1)
+
+
+def test_batch_size_suits_the_provider() -> None:
+    assert batch_size(Settings(models={"batch_size": 7})) == 7
+    assert batch_size(Settings()) == (32 if uses_accelerator(Settings()) else 4)
 
 
 def test_unavailable_providers_fall_back_to_the_cpu() -> None:

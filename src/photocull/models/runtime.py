@@ -46,6 +46,21 @@ def uses_accelerator(settings: Settings) -> bool:
 INFERENCE_SHARE = 0.35
 
 
+CPU_BATCH, ACCELERATOR_BATCH = 4, 32
+
+
+def batch_size(settings: Settings) -> int:
+    """``models.batch_size``, or the size that suits the provider in use.
+
+    On the CPU, NIMA + EfficientNet-Lite0 run as fast at batch 4 as at 16
+    (19.5 photos/s in a full scan either way), and batch 16 holds ~370 MB more
+    in ONNX Runtime's memory arena; accelerators want large batches.
+    """
+    if settings.models.batch_size:
+        return settings.models.batch_size
+    return ACCELERATOR_BATCH if uses_accelerator(settings) else CPU_BATCH
+
+
 def thread_budget(settings: Settings, neural: bool) -> tuple[int, int]:
     """(decoding worker processes, inference threads) for this machine; explicit settings win.
 

@@ -1,7 +1,7 @@
 """The inference stage: neural analysers run here, in batches, in one thread of the scanning process.
 
 Workers decode and hand over small prepared inputs (a 224 x 224 thumbnail per
-model); this stage stacks them into batches of ``models.batch_size`` and runs
+model); this stage stacks them into batches (``models.batch_size``) and runs
 each network once per batch on ONNX Runtime, which releases the GIL, so the
 scanning loop keeps feeding workers and committing results meanwhile. A
 partial batch runs when its oldest photo has waited ``max_wait`` seconds or
@@ -21,7 +21,7 @@ import numpy as np
 from photocull.analysis.base import NeuralAnalyser
 from photocull.config import Settings
 from photocull.errors import FatalError
-from photocull.models.runtime import InferenceRuntime
+from photocull.models.runtime import InferenceRuntime, batch_size
 from photocull.records import FileResult
 
 
@@ -29,7 +29,7 @@ class InferenceStage:
     def __init__(self, analysers: Sequence[NeuralAnalyser], settings: Settings, threads: int,
                  max_wait: float = 1.0):
         self.analysers, self.settings, self.max_wait = tuple(analysers), settings, max_wait
-        self.batch_size = settings.models.batch_size
+        self.batch_size = batch_size(settings)
         self.runtime = InferenceRuntime(settings, threads)
         self._waiting: deque[tuple[float, FileResult]] = deque()
         self._done: deque[FileResult] = deque()

@@ -38,7 +38,7 @@ from photocull.catalog.store import Catalog
 from photocull.config import Settings
 from photocull.errors import FatalError
 from photocull.ingest.sources import Discovery, discover
-from photocull.models.runtime import thread_budget
+from photocull.models.runtime import batch_size, thread_budget
 from photocull.pipeline.executor import LocalExecutor
 from photocull.pipeline.inference import InferenceStage
 from photocull.pipeline.worker import Task, hash_file, ingest_stamp, init_worker, process_file
@@ -187,7 +187,7 @@ def _run(tasks: list[Task], settings: Settings, known: frozenset[str], neural: l
     waiting: dict[str, list[Task]] = {}  # duplicates waiting for their content's result
     workers, threads = thread_budget(settings, bool(neural))
     window = workers * 4
-    backlog_limit = 2 * settings.models.batch_size
+    backlog_limit = 2 * batch_size(settings)
     stage: InferenceStage | None = None
 
     def finish(task: Task, result: FileResult) -> None:
