@@ -69,7 +69,7 @@ def thread_budget(settings: Settings, neural: bool) -> tuple[int, int]:
     shared by a worker and the inference thread(s): inference runs in bursts,
     one batch at a time, and its threads sleep rather than spin in between, so
     the shared core is not oversubscribed in practice. On 2 cores that is 2
-    workers and 1 thread: 21.5 photos/s, against 17.3 for 1 + 1 (docs/benchmarks.md).
+    workers and 1 thread: 19-21 photos/s, against 14-18 for 1 + 1 (docs/benchmarks.md).
     With an accelerator one thread feeds it and every core decodes.
     """
     cores = os.cpu_count() or 1
