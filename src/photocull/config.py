@@ -114,7 +114,8 @@ class ScanSettings(_Section):
         "computes just its values for photos already scanned; 'clip' needs weights from the internet.",
     )
     workers: int = Field(
-        0, ge=0, description="Worker processes; 0 means one per CPU core.",
+        0, ge=0, description="Decoding worker processes; 0: one per CPU core (with CPU inference, "
+        "the cores left after models.inference_threads, plus one).",
     )
     commit_every: int = Field(
         64, ge=1, description="Results written to the catalog per transaction.",
@@ -128,9 +129,6 @@ class ScanSettings(_Section):
     def _comma_separated(cls, value: Any) -> Any:
         """``"technical,aesthetic"`` (an environment variable) means the list of those names."""
         return tuple(n.strip() for n in value.split(",") if n.strip()) if isinstance(value, str) else value
-
-    def worker_count(self) -> int:
-        return self.workers or os.cpu_count() or 1
 
 
 class ModelSettings(_Section):

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from contextlib import nullcontext
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
