@@ -15,10 +15,9 @@ import numpy as np
 
 from photocull.analysis.base import NeuralAnalyser
 from photocull.config import Settings
-from photocull.ingest.decode import DecodedPhoto
 from photocull.models import store
 from photocull.models.known import MODELS
-from photocull.models.preprocess import model_input
+from photocull.models.preprocess import photo_input
 from photocull.models.runtime import InferenceRuntime
 
 ANALYSER = "aesthetic"
@@ -30,10 +29,6 @@ MODEL = "nima"
 class Aesthetic:
     nima_mean: float  # 1-10
     nima_std: float
-
-
-def _prepare(photo: DecodedPhoto, settings: Settings) -> np.ndarray:
-    return model_input(photo.rgb)
 
 
 def _infer(inputs: np.ndarray, runtime: InferenceRuntime, settings: Settings) -> list[Aesthetic]:
@@ -53,4 +48,4 @@ def _identity(settings: Settings) -> Sequence[str]:
     return (MODELS[MODEL].sha256,)
 
 
-AESTHETIC = NeuralAnalyser(ANALYSER, VERSION, Aesthetic, _prepare, _infer, _ensure, _identity)
+AESTHETIC = NeuralAnalyser(ANALYSER, VERSION, Aesthetic, photo_input, _infer, _ensure, _identity)

@@ -18,10 +18,9 @@ import numpy as np
 
 from photocull.analysis.base import NeuralAnalyser
 from photocull.config import Settings
-from photocull.ingest.decode import DecodedPhoto
 from photocull.models import store
 from photocull.models.known import MODELS
-from photocull.models.preprocess import model_input
+from photocull.models.preprocess import photo_input
 from photocull.models.runtime import InferenceRuntime
 from photocull.vectors import normalise, to_bytes
 
@@ -35,10 +34,6 @@ KEYWORDS = 5
 class Embedding:
     vector: bytes  # float16 little-endian, L2-normalised
     keywords: str  # JSON list of [label, probability], most likely first
-
-
-def _prepare(photo: DecodedPhoto, settings: Settings) -> np.ndarray:
-    return model_input(photo.rgb)
 
 
 def _infer(inputs: np.ndarray, runtime: InferenceRuntime, settings: Settings) -> list[Embedding]:
@@ -64,4 +59,4 @@ def _identity(settings: Settings) -> Sequence[str]:
     return (MODELS[MODEL].sha256,)
 
 
-EMBEDDING = NeuralAnalyser(ANALYSER, VERSION, Embedding, _prepare, _infer, _ensure, _identity)
+EMBEDDING = NeuralAnalyser(ANALYSER, VERSION, Embedding, photo_input, _infer, _ensure, _identity)

@@ -108,11 +108,14 @@ def analyse(data: bytes, name: Path, content_hash: str, settings: Settings,
     info = ImageInfo(decoded.format, decoded.width, decoded.height, round(decoded.megapixels, 2),
                      decoded.decode_mode)
     photo = PhotoRecord(content_hash, info, read_metadata(decoded.image, data), ingest_stamp(settings))
+    prepared = {}  # analysers that share a prepare function (the 224 px thumbnail) share its result
     for analyser in selected(settings):
         if needed is not None and analyser.name not in needed:
             continue
         if isinstance(analyser, NeuralAnalyser):
-            photo.pending[analyser.name] = analyser.prepare(decoded, settings)
+            if analyser.prepare not in prepared:
+                prepared[analyser.prepare] = analyser.prepare(decoded, settings)
+            photo.pending[analyser.name] = prepared[analyser.prepare]
         else:
             photo.analyses[analyser.name] = (analyser.stamp(settings), analyser.measure(decoded, settings))
     return photo
