@@ -87,7 +87,8 @@ MODELS: dict[str, ModelSpec] = {
                 ("blazeface-short", "BlazeFace short range (MediaPipe): faces in close-ups", "short.onnx",
                  "e527837fb6d4a6f84a741c4575bf06d88f0b5cd8d8f66052d0e4cee57f3e51b6", 506_829,
                  "scores: N x anchors; regression: N x anchors x 16 (box and 6 keypoints)"),
-                ("blazeface-full", "BlazeFace full range (MediaPipe): small faces in group photos", "long.onnx",
+                ("blazeface-full", "BlazeFace back-camera model (MediaPipe, 256 px, anchors at strides 16 and 32): "
+                 "faces at any distance", "long.onnx",
                  "9b2cd2a30deb0a86c722a784715b3b0b5e5df6550717d58184e77934c37caa5b", 712_377,
                  "scores: N x anchors; regression: N x anchors x 16 (box and 6 keypoints)"),
                 ("face-mesh", "MediaPipe Face Mesh: 468 landmarks of a face", "mesh.onnx",

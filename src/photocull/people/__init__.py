@@ -1,0 +1,1 @@
+"""People: faces of the whole catalog grouped into persons by their identity descriptors."""
