@@ -14,6 +14,7 @@ from photocull.analysis.faces.identity import DIMENSIONS, SAME_PERSON, FaceDescr
 from photocull.config import Settings
 from photocull.ingest.decode import decode
 from photocull.models import store
+from photocull.models.runtime import InferenceRuntime
 from photocull.people.clustering import DUPLICATE, Person, assign, cluster
 
 # Who is in each photo of faces/groups, from its file name ("johnsnow" is the
@@ -41,14 +42,13 @@ class Faces:
 @pytest.fixture(scope="module")
 def describer(models_ready: Path) -> FaceDescriber:
     settings = Settings()
-    return FaceDescriber(store.model_path("dlib-landmarks-5", settings),
-                         store.model_path("dlib-face-descriptor", settings))
+    descriptor = InferenceRuntime(settings).session(store.model_path("dlib-face-descriptor", settings))
+    return FaceDescriber(store.model_path("dlib-landmarks-5", settings), descriptor)
 
 
 @pytest.fixture(scope="module")
 def read_faces(models_ready: Path, describer: FaceDescriber):
     from photocull.analysis.faces.detect import detect_faces
-    from photocull.models.runtime import InferenceRuntime
 
     settings = Settings()
     session = InferenceRuntime(settings).session(store.model_path("blazeface-full", settings))

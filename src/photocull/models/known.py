@@ -106,20 +106,23 @@ MODELS: dict[str, ModelSpec] = {
                 sha256=sha256,
                 size=size,
                 licence="CC0-1.0 (face_recognition_models LICENSE; dlib models by Davis King)",
-                converter=None,  # dlib's own format, read by dlib-bin
+                converter=converter,
                 inputs=inputs,
                 outputs=outputs,
                 used_by="faces",
             )
-            for name, title, file, sha256, size, inputs, outputs in (
+            for name, title, file, sha256, size, converter, inputs, outputs in (
                 ("dlib-landmarks-5", "dlib 5-point face landmarks (aligns faces for the descriptor)",
                  "shape_predictor_5_face_landmarks.dat",
                  "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", 9_150_489,
+                 None,  # dlib's own format, read by dlib-bin
                  "image + face rectangle", "5 landmarks (eye corners, nose)"),
-                ("dlib-face-descriptor", "dlib ResNet face descriptor (identity)",
+                ("dlib-face-descriptor", "dlib ResNet face descriptor (identity), converted to ONNX",
                  "dlib_face_recognition_resnet_model_v1.dat",
                  "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30", 22_466_066,
-                 "aligned 150 x 150 face chip", "128-d descriptor; same person below distance 0.6"),
+                 "photocull.models.dlib_resnet:convert",
+                 "chip: uint8 N x 150 x 150 x 3, RGB, the face aligned by dlib-landmarks-5",
+                 "descriptor: float32 N x 128; same person below distance 0.6"),
             )
         ),
     )

@@ -71,11 +71,12 @@ class GraphBuilder:
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
         return out
 
-    def image_input(self, name: str, size: int, mean: float, std: float) -> str:
-        """uint8 [N, size, size, 3] RGB input, as float32 NCHW ``(x - mean) / std``."""
+    def image_input(self, name: str, size: int, mean: float | tuple[float, float, float], std: float) -> str:
+        """uint8 [N, size, size, 3] RGB input, as float32 NCHW ``(x - mean) / std``; ``mean`` one or per channel."""
         self.inputs.append(helper.make_tensor_value_info(name, TensorProto.UINT8, [BATCH, size, size, 3]))
         x = self.op("Cast", [name], to=TensorProto.FLOAT)
-        x = self.op("Sub", [x, self.scalar(mean)])
+        shift = self.weight(np.asarray(mean, np.float32), "mean") if isinstance(mean, tuple) else self.scalar(mean)
+        x = self.op("Sub", [x, shift])
         x = self.op("Div", [x, self.scalar(std)])
         return self.op("Transpose", [x], perm=[0, 3, 1, 2])
 

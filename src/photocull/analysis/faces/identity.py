@@ -1,8 +1,10 @@
 """Face identity: dlib's 128-d ResNet descriptor of each detected face.
 
 Each face goes through dlib's 5-point landmark model (eye corners, nose base)
-and is aligned into a 150 x 150 chip, as the descriptor network was trained;
-two faces of one person lie within Euclidean distance :data:`SAME_PERSON`.
+and is aligned into a 150 x 150 chip by dlib, as the descriptor network was
+trained; the network itself runs on ONNX Runtime, converted from dlib's file
+by :mod:`photocull.models.dlib_resnet` (descriptors equal dlib's to 3e-7).
+Two faces of one person lie within Euclidean distance :data:`SAME_PERSON`.
 
 Measured on the corpus (``faces/people`` and ``faces/groups``, 18 faces of 5
 people), each photo also shrunk so its face box is W px wide:
@@ -26,18 +28,22 @@ people), each photo also shrunk so its face box is W px wide:
   6% lower; descriptors from either differ by 0.04 (median; 0.42 for one
   half-turned face). The landmark model needs boxes about that tight: one 15%
   of its width too low spoils the descriptor (up to 0.85 off).
-* Time. dlib-bin is built without BLAS and runs on one thread: 95-180 ms a
-  face for the network on this machine's CPU, 2 ms for the landmarks.
+* Time. The network takes 6-8 ms a face on one CPU thread in ONNX Runtime
+  (dlib-bin, built without BLAS, took 80-180 ms), the landmarks 2 ms.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import dlib
 import numpy as np
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 DIMENSIONS = 128
 # dlib's convention: below this, the same person (99.38% on LFW).
@@ -48,6 +54,7 @@ MIN_RELIABLE_FACE_PX = 40
 
 _UPSAMPLE_TO = 150  # px of box width; the network's chip is 150 x 150
 _CROP_MARGIN = 0.8  # of the box width, kept around a face enlarged alone
+_CHIP = 150  # px, the network's input
 _PADDING = 0.25  # around the aligned face in the chip, as dlib trained it
 
 Box = tuple[float, float, float, float]
@@ -56,9 +63,9 @@ Box = tuple[float, float, float, float]
 class FaceDescriber:
     """Loads the landmark and descriptor models once; describes faces of any number of photos."""
 
-    def __init__(self, landmarks_path: Path, descriptor_path: Path):
+    def __init__(self, landmarks_path: Path, descriptor: onnxruntime.InferenceSession):
         self._landmarks = dlib.shape_predictor(str(landmarks_path))
-        self._network = dlib.face_recognition_model_v1(str(descriptor_path))
+        self._network = descriptor  # the converted dlib-face-descriptor model
 
     def describe(self, rgb: np.ndarray, boxes: Sequence[Box]) -> np.ndarray:
         """N x 128 float32 descriptors, one per box (x0, y0, x1, y1 in ``rgb`` pixels).
@@ -68,13 +75,15 @@ class FaceDescriber:
         """
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected uint8 H x W x 3 RGB, got {rgb.dtype} {rgb.shape}")
-        out = np.empty((len(boxes), DIMENSIONS), np.float32)
-        for i, box in enumerate(boxes):
+        if not boxes:
+            return np.empty((0, DIMENSIONS), np.float32)
+        chips = []
+        for box in boxes:
             image, (x0, y0, x1, y1) = _enlarged(rgb, box)
             rect = dlib.rectangle(round(x0), round(y0), round(x1) - 1, round(y1) - 1)
-            shape = self._landmarks(image, rect)
-            out[i] = self._network.compute_face_descriptor(image, shape, 0, _PADDING)
-        return out
+            chips.append(dlib.get_face_chip(image, self._landmarks(image, rect), size=_CHIP, padding=_PADDING))
+        (descriptors,) = self._network.run(["descriptor"], {"chip": np.stack(chips)})
+        return descriptors.astype(np.float32, copy=False)
 
 
 def _enlarged(rgb: np.ndarray, box: Box) -> tuple[np.ndarray, Box]:
