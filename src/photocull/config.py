@@ -162,6 +162,35 @@ class ModelSettings(_Section):
     )
 
 
+class FaceSettings(_Section):
+    """Face detection and the per-face measures (docs/faces.md has how each was calibrated)."""
+
+    min_score: float = Field(
+        0.65, ge=0, le=1,
+        description="Least detector confidence kept: real faces in the corpus score 0.87 or more, "
+        "a baboon's eyes and cartoon faces 0.5-0.63.",
+    )
+    min_face_px: int = Field(
+        20, ge=8, description="Faces smaller than this (box side, working-copy pixels) are ignored.",
+    )
+    nms_iou: float = Field(0.3, gt=0, le=1, description="Detections overlapping more than this are one face.")
+    min_presence: float = Field(
+        0.1, ge=0, le=1,
+        description="Least face-mesh presence for a detection to count as a face (a second check).",
+    )
+    eyes_closed_below: float = Field(
+        -0.45, description="Eye openness below which an eye is closed (open eyes measure about +0.8, "
+        "closed ones -1.6); between this and eyes_open_above: uncertain.",
+    )
+    eyes_open_above: float = Field(0.0, description="Eye openness above which an eye is open.")
+    smile_above: float = Field(
+        0.93, description="Smile measure above which a face smiles (smiling 1.08 +- 0.10, neutral 0.81 +- 0.07).",
+    )
+    facing_max_deg: float = Field(
+        30.0, ge=0, le=90, description="Largest head yaw or pitch, in degrees, still called facing the camera.",
+    )
+
+
 class ClipSettings(_Section):
     """The optional CLIP analyser: an ONNX image and text encoder from the Hugging Face hub."""
 
@@ -186,6 +215,7 @@ class Settings(_Section):
     technical: TechnicalSettings = TechnicalSettings()
     scan: ScanSettings = ScanSettings()
     models: ModelSettings = ModelSettings()
+    faces: FaceSettings = FaceSettings()
     clip: ClipSettings = ClipSettings()
 
 

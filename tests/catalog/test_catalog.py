@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from photocull.catalog.schema import PHOTO_TABLES, SCHEMA_VERSION
+from photocull.catalog.schema import CHILD_TABLES, PHOTO_TABLES, SCHEMA_VERSION, record_columns
 from photocull.catalog.store import Catalog, default_catalog_path, find_catalog
 from photocull.errors import CatalogError
 
@@ -29,8 +29,12 @@ def test_every_record_field_has_a_column(tmp_path):
     with sqlite3.connect(tmp_path / "c.db") as db:
         for table, records in PHOTO_TABLES.items():
             columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-            wanted = {"content_hash", "stamp"} | {f.name for r in records for f in fields(r)}
+            wanted = {"content_hash", "stamp"} | {c for r in records for c in record_columns(table, r)}
             assert wanted == columns, f"{table}: record fields and columns differ: {wanted ^ columns}"
+        for _, child_table, row_type in CHILD_TABLES.values():
+            columns = {row[1] for row in db.execute(f"PRAGMA table_info({child_table})")}
+            wanted = {"content_hash"} | {f.name for f in fields(row_type)}
+            assert wanted == columns, f"{child_table}: row fields and columns differ: {wanted ^ columns}"
 
 
 def test_catalog_from_a_newer_photocull_is_refused(tmp_path):

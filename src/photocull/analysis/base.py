@@ -46,9 +46,19 @@ class Analyser:
     record: type  # a frozen dataclass of scalar fields
     measure: Callable[[DecodedPhoto, Settings], Any]
     settings_section: str | None = None  # the config section its values depend on
+    models: tuple[str, ...] = ()  # models it runs itself, in the worker (photocull.models.known)
 
     def stamp(self, settings: Settings) -> str:
-        return _stamp(self.version, settings, self.settings_section)
+        from photocull.models.known import MODELS
+
+        return _stamp(self.version, settings, self.settings_section, [MODELS[m].sha256 for m in self.models])
+
+    def ensure(self, settings: Settings) -> None:
+        """Make its models ready before a scan (see :meth:`NeuralAnalyser.ensure`)."""
+        if self.models:
+            from photocull.models import store
+
+            store.ensure(self.models, settings)
 
 
 @dataclass(frozen=True, slots=True)

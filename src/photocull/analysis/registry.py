@@ -13,6 +13,7 @@ from photocull.analysis.aesthetic import AESTHETIC
 from photocull.analysis.base import Analyser, NeuralAnalyser
 from photocull.analysis.clip import CLIP
 from photocull.analysis.embedding import EMBEDDING
+from photocull.analysis.faces.analyser import FACES
 from photocull.analysis.fingerprints import Fingerprints, measure_fingerprints
 from photocull.analysis.technical import TechnicalQuality, measure_technical
 from photocull.config import ConfigError, Settings
@@ -32,6 +33,7 @@ ANALYSERS: tuple[Analyser | NeuralAnalyser, ...] = (
     Analyser(fingerprints.ANALYSER, fingerprints.VERSION, Fingerprints, _fingerprints),
     AESTHETIC,
     EMBEDDING,
+    FACES,
     CLIP,
 )
 BY_NAME = {a.name: a for a in ANALYSERS}

@@ -15,6 +15,7 @@ from dataclasses import fields
 from photocull.analysis.aesthetic import Aesthetic
 from photocull.analysis.clip import ClipFeatures
 from photocull.analysis.embedding import Embedding
+from photocull.analysis.faces.analyser import Face, FaceScan
 from photocull.analysis.fingerprints import Fingerprints
 from photocull.analysis.technical import TechnicalQuality
 from photocull.errors import CatalogError
@@ -29,7 +30,20 @@ PHOTO_TABLES: dict[str, tuple[type, ...]] = {
     "aesthetic": (Aesthetic,),
     "embedding": (Embedding,),
     "clip": (ClipFeatures,),
+    "faces": (FaceScan,),
 }
+
+# Records that carry a list of rows of their own: table -> (the record field, the rows' table, row type).
+# The rows are keyed by content_hash and their first field, and replaced whole on every write.
+CHILD_TABLES: dict[str, tuple[str, str, type]] = {
+    "faces": ("faces", "detected_faces", Face),
+}
+
+
+def record_columns(table: str, record: type) -> list[str]:
+    """The columns a record's fields fill: all but a field holding child rows."""
+    child_field = CHILD_TABLES.get(table, (None,))[0]
+    return [f.name for f in fields(record) if f.name != child_field]
 
 
 def table_columns(with_vectors: bool = True) -> dict[str, list[str]]:
@@ -38,8 +52,10 @@ def table_columns(with_vectors: bool = True) -> dict[str, list[str]]:
     Vector columns (``bytes`` fields) are left out when ``with_vectors`` is false:
     listings never need kilobytes of floats per photo.
     """
+    vectors = {f.name for records in PHOTO_TABLES.values() for r in records for f in fields(r)
+               if f.type in ("bytes", bytes)}
     return {
-        table: [f.name for record in records for f in fields(record) if with_vectors or f.type not in ("bytes", bytes)]
+        table: [c for record in records for c in record_columns(table, record) if with_vectors or c not in vectors]
         for table, records in PHOTO_TABLES.items()
     }
 
@@ -149,6 +165,38 @@ MIGRATIONS: list[str] = [
         clip_aesthetic REAL NOT NULL,   -- zero-shot good/bad prompt score, 0-10
         clip_vector BLOB NOT NULL       -- CLIP image embedding, float16
     ) WITHOUT ROWID;
+    """,
+    # 3: faces. One row per photo (how many faces) and one per face found.
+    """
+    CREATE TABLE faces (
+        content_hash TEXT PRIMARY KEY REFERENCES photos (content_hash) ON DELETE CASCADE,
+        stamp TEXT NOT NULL,
+        face_count INTEGER NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE detected_faces (
+        content_hash TEXT NOT NULL REFERENCES photos (content_hash) ON DELETE CASCADE,
+        face_index INTEGER NOT NULL,    -- 0 = the detector's most confident face
+        x0 REAL NOT NULL,               -- box, as fractions of the upright photo's width and height
+        y0 REAL NOT NULL,
+        x1 REAL NOT NULL,
+        y1 REAL NOT NULL,
+        score REAL NOT NULL,
+        presence REAL NOT NULL,
+        eye_right REAL NOT NULL,        -- eye openness: about +0.8 open, -1.6 closed
+        eye_left REAL NOT NULL,
+        eyes TEXT NOT NULL CHECK (eyes IN ('open', 'closed', 'uncertain')),
+        smile REAL NOT NULL,
+        smiling INTEGER NOT NULL,
+        yaw REAL NOT NULL,
+        pitch REAL NOT NULL,
+        facing INTEGER NOT NULL,
+        sharpness REAL,
+        brightness REAL NOT NULL,
+        descriptor BLOB NOT NULL,       -- 128-d identity descriptor, float16
+        PRIMARY KEY (content_hash, face_index)
+    ) WITHOUT ROWID;
+    CREATE INDEX detected_faces_by_eyes ON detected_faces (eyes);
     """,
 ]
 

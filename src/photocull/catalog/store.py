@@ -31,7 +31,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 import numpy as np
 
-from photocull.catalog.schema import migrate, table_columns
+from photocull.catalog.schema import CHILD_TABLES, migrate, record_columns, table_columns
 from photocull.config import STATE_DIR_NAME
 from photocull.errors import CatalogError
 from photocull.records import FileResult, ImageInfo, PhotoRecord
@@ -188,6 +188,9 @@ class Catalog:
         _upsert(db, "photos", photo.content_hash, photo.ingest_stamp, photo.image, photo.metadata)
         for name, (stamp, record) in photo.analyses.items():
             _upsert(db, name, photo.content_hash, stamp, record)
+            if name in CHILD_TABLES:
+                field, child_table, row_type = CHILD_TABLES[name]
+                _replace_rows(db, child_table, photo.content_hash, row_type, getattr(record, field))
 
     def mark_missing(self, keys: Iterable[str]) -> int:
         keys = list(keys)
@@ -216,6 +219,17 @@ class Catalog:
         """One file's row with every measurement, or None if the catalog does not know it."""
         rows = self._query(_PHOTO_SELECT + " WHERE files.path = ?", [self.key(path)])
         return self._row(rows[0]) if rows else None
+
+    def faces(self) -> list[dict[str, Any]]:
+        """Every face found in a readable file: one row per file and face, descriptor left out."""
+        columns = [c for c in table_columns()["faces"]] + [
+            f"detected_faces.{f.name}" for f in fields(CHILD_TABLES["faces"][2]) if f.name != "descriptor"]
+        rows = self._query(
+            f"SELECT files.path, {', '.join(columns)} FROM files JOIN faces USING (content_hash) "
+            "JOIN detected_faces USING (content_hash) WHERE files.status = 'ok' "
+            "ORDER BY files.path, detected_faces.face_index"
+        )
+        return [self._row(r) for r in rows]
 
     def vectors(self, table: str, column: str, stamp: str | None = None) -> tuple[list[str], np.ndarray]:
         """Every readable file whose content has a vector in ``table.column``: (paths, N x D float32).
@@ -249,13 +263,24 @@ class Catalog:
 
 def _upsert(db: sqlite3.Connection, table: str, content_hash: str, stamp: str, *records: Any) -> None:
     """Insert or update in place (REPLACE would delete the row and cascade to its analysers)."""
-    columns = ["content_hash", "stamp"] + [f.name for r in records for f in fields(r)]
-    values = [content_hash, stamp] + [v for r in records for v in astuple(r)]
+    names = [c for r in records for c in record_columns(table, type(r))]
+    columns = ["content_hash", "stamp"] + names
+    values = [content_hash, stamp] + [getattr(r, c) for r in records for c in record_columns(table, type(r))]
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
     db.execute(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(values))}) "
         f"ON CONFLICT (content_hash) DO UPDATE SET {updates}",
         values,
+    )
+
+
+def _replace_rows(db: sqlite3.Connection, table: str, content_hash: str, row_type: type, rows: Any) -> None:
+    """A record's child rows (e.g. the faces of a photo), replacing those of an earlier scan."""
+    db.execute(f"DELETE FROM {table} WHERE content_hash = ?", (content_hash,))
+    columns = ["content_hash"] + [f.name for f in fields(row_type)]
+    db.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [(content_hash, *astuple(row)) for row in rows],
     )
 
 

@@ -29,6 +29,7 @@ from photocull.config import ConfigError, Settings, load_settings
 from photocull.models import store
 from photocull.models.known import MODELS
 from photocull.errors import FatalError
+from photocull.export.faces_csv import write_faces_csv
 from photocull.export.scores_csv import write_scores_csv
 from photocull.pipeline.scan import ScanReport, scan as run_scan
 
@@ -207,6 +208,23 @@ def export_csv(
     with open_catalog(path, catalog) as cat:
         count = write_scores_csv(cat, output)
     err.print(f"wrote {count} photos to {output}")
+
+
+@export_app.command("faces")
+def export_faces(
+    path: Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it).")] = Path("."),
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path("face_data.csv"),
+    catalog: CatalogOption = None,
+) -> None:
+    """Write face_data.csv: one row per face (photo, box, eyes, smile, pose, sharpness).
+
+    Needs a scan with the faces analyser:  photocull scan PATH --analyzers +faces
+
+    Example:  photocull export faces ~/Pictures/wedding -o wedding_faces.csv
+    """
+    with open_catalog(path, catalog, " --analyzers +faces") as cat:
+        count = write_faces_csv(cat, output)
+    err.print(f"wrote {count} faces to {output}")
 
 
 @app.command("config")

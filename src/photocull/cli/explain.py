@@ -15,7 +15,7 @@ from photocull.catalog.schema import table_columns
 
 SECTION_TITLES = {
     "photos": "Image and capture", "technical": "Technical quality", "fingerprints": "Fingerprints",
-    "aesthetic": "Aesthetics", "embedding": "Content", "clip": "CLIP",
+    "aesthetic": "Aesthetics", "embedding": "Content", "clip": "CLIP", "faces": "Faces",
 }
 
 HELP: dict[str, str] = {
@@ -72,6 +72,7 @@ HELP: dict[str, str] = {
     "nima_std": "spread of NIMA's predicted votes: high means raters would disagree",
     "keywords": "what EfficientNet-Lite0 sees (top ImageNet labels, with probability)",
     "clip_aesthetic": "CLIP zero-shot score, 0-10: how much more 'good photo' than 'bad photo'",
+    "face_count": "faces found (each one's eyes, smile and pose: photocull export faces)",
 }
 
 

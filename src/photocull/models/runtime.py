@@ -85,10 +85,10 @@ def thread_budget(settings: Settings, neural: bool) -> tuple[int, int]:
 class InferenceRuntime:
     """Creates each ONNX session once, on first use, and keeps it for the scan."""
 
-    def __init__(self, settings: Settings, threads: int = 1):
+    def __init__(self, settings: Settings, threads: int = 1, cpu_only: bool = False):
         self.settings = settings
         self.threads = max(1, threads)
-        self.providers = choose_providers(settings)
+        self.providers = [CPU] if cpu_only else choose_providers(settings)
         self._sessions: dict[Path, onnxruntime.InferenceSession] = {}
 
     def session(self, path: Path) -> onnxruntime.InferenceSession:

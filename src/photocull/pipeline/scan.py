@@ -32,7 +32,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from photocull.analysis.base import NeuralAnalyser
+from photocull.analysis.base import Analyser, NeuralAnalyser
 from photocull.analysis.registry import selected, stamps
 from photocull.catalog.store import Catalog
 from photocull.config import Settings
@@ -95,9 +95,10 @@ def scan(
         else:  # missing earlier, or decoded with other settings
             tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
     report.missing = catalog.mark_missing(_missing_keys(catalog, found, states))
-    neural = _neural_needed(tasks, settings)
-    for analyser in neural:
+    needed = _needed(tasks, settings)
+    for analyser in needed:
         analyser.ensure(settings)
+    neural = [a for a in needed if isinstance(a, NeuralAnalyser)]
     if on_plan:
         on_plan(len(tasks))
 
@@ -123,10 +124,9 @@ def scan(
     return report
 
 
-def _neural_needed(tasks: list[Task], settings: Settings) -> list[NeuralAnalyser]:
-    """The neural analysers some task will run (whose weights must be ready)."""
-    neural = [a for a in selected(settings) if isinstance(a, NeuralAnalyser)]
-    return [a for a in neural if any(t.needed is None or a.name in t.needed for t in tasks)]
+def _needed(tasks: list[Task], settings: Settings) -> list[Analyser | NeuralAnalyser]:
+    """The analysers some task will run (whose models must be ready)."""
+    return [a for a in selected(settings) if any(t.needed is None or a.name in t.needed for t in tasks)]
 
 
 def _missing_keys(catalog: Catalog, found: Discovery, states: dict) -> list[str]:
