@@ -220,14 +220,18 @@ class Catalog:
         rows = self._query(_PHOTO_SELECT + " WHERE files.path = ?", [self.key(path)])
         return self._row(rows[0]) if rows else None
 
-    def faces(self) -> list[dict[str, Any]]:
-        """Every face found in a readable file: one row per file and face, descriptor left out."""
+    def faces(self, path: Path | None = None) -> list[dict[str, Any]]:
+        """Every face found in a readable file (or in ``path``): one row per file and face, no descriptor."""
         columns = [c for c in table_columns()["faces"]] + [
             f"detected_faces.{f.name}" for f in fields(CHILD_TABLES["faces"][2]) if f.name != "descriptor"]
+        where, params = "files.status = 'ok'", []
+        if path is not None:
+            where += " AND files.path = ?"
+            params.append(self.key(path))
         rows = self._query(
             f"SELECT files.path, {', '.join(columns)} FROM files JOIN faces USING (content_hash) "
-            "JOIN detected_faces USING (content_hash) WHERE files.status = 'ok' "
-            "ORDER BY files.path, detected_faces.face_index"
+            f"JOIN detected_faces USING (content_hash) WHERE {where} ORDER BY files.path, detected_faces.face_index",
+            params,
         )
         return [self._row(r) for r in rows]
 

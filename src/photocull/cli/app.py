@@ -186,13 +186,14 @@ def show(
     """
     with open_catalog(file, catalog) as cat:
         row = cat.photo(file.resolve())
+        faces = cat.faces(file.resolve())
     if row is None:
         err.print(f"{file}: not in the catalog: run [bold]photocull scan[/] on its folder first")
         raise typer.Exit(1)
     if as_json:
-        print(json.dumps(row, default=str))
+        print(json.dumps({**row, "faces": faces}, default=str))
     else:
-        out.print(explain_photo(row))
+        out.print(explain_photo(row, faces))
 
 
 @export_app.command("csv")

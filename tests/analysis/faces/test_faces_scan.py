@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -88,3 +89,12 @@ def test_rescan_skips_and_export_writes_one_row_per_face(scanned: Path, tmp_path
     assert len(rows) == _rows(scanned, "SELECT count(*) FROM detected_faces")[0][0]
     assert {"path", "face_index", "x0", "eyes", "smile", "smiling", "yaw", "sharpness"} <= set(rows[0])
     assert "descriptor" not in rows[0]
+
+
+def test_show_lists_each_face(scanned: Path) -> None:
+    photo = scanned / "obama_and_biden.jpg"
+    listed = json.loads(run_cli("show", photo, "--json").stdout)
+    assert listed["face_count"] == len(listed["faces"]) == GROUPS["obama_and_biden.jpg"]
+    assert [f["face_index"] for f in listed["faces"]] == [0, 1, 2] and "descriptor" not in listed["faces"][0]
+    text = run_cli("show", photo).stdout
+    assert "Each face" in text and all(f["eyes"] in text for f in listed["faces"])
