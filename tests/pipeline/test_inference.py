@@ -35,7 +35,7 @@ def _analyser(batches: list[int], fail: bool = False) -> NeuralAnalyser:
             raise RuntimeError("the accelerator ran out of memory")
         return [Mean(float(x.mean())) for x in inputs]
 
-    return NeuralAnalyser("mean", 1, Mean, lambda photo, s: np.zeros(1), infer, lambda s: None, lambda s: ())
+    return NeuralAnalyser("mean", 1, Mean, lambda photo, s: np.zeros(1), infer)
 
 
 def _result(i: int) -> FileResult:

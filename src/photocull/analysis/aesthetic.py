@@ -8,7 +8,6 @@ deviation says how much raters would disagree (high for unconventional shots).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +15,6 @@ import numpy as np
 from photocull.analysis.base import NeuralAnalyser
 from photocull.config import Settings
 from photocull.models import store
-from photocull.models.known import MODELS
 from photocull.models.preprocess import photo_input
 from photocull.models.runtime import InferenceRuntime
 
@@ -40,12 +38,4 @@ def _infer(inputs: np.ndarray, runtime: InferenceRuntime, settings: Settings) ->
     return [Aesthetic(round(float(m), 4), round(float(s), 4)) for m, s in zip(means, stds)]
 
 
-def _ensure(settings: Settings) -> None:
-    store.ensure([MODEL], settings)
-
-
-def _identity(settings: Settings) -> Sequence[str]:
-    return (MODELS[MODEL].sha256,)
-
-
-AESTHETIC = NeuralAnalyser(ANALYSER, VERSION, Aesthetic, photo_input, _infer, _ensure, _identity)
+AESTHETIC = NeuralAnalyser(ANALYSER, VERSION, Aesthetic, photo_input, _infer, models=(MODEL,))

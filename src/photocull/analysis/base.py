@@ -39,6 +39,20 @@ def _stamp(version: int, settings: Settings, section: str | None, extra: Sequenc
     return f"{version}+{digest}"
 
 
+def _checksums(models: Sequence[str]) -> list[str]:
+    """The pinned weights of ``models``: other weights make stored values stale."""
+    from photocull.models.known import MODELS
+
+    return [MODELS[m].sha256 for m in models]
+
+
+def _ensure_models(models: Sequence[str], settings: Settings) -> None:
+    if models:
+        from photocull.models import store
+
+        store.ensure(models, settings)
+
+
 @dataclass(frozen=True, slots=True)
 class Analyser:
     name: str  # also the catalog table that holds its records
@@ -49,16 +63,11 @@ class Analyser:
     models: tuple[str, ...] = ()  # models it runs itself, in the worker (photocull.models.known)
 
     def stamp(self, settings: Settings) -> str:
-        from photocull.models.known import MODELS
-
-        return _stamp(self.version, settings, self.settings_section, [MODELS[m].sha256 for m in self.models])
+        return _stamp(self.version, settings, self.settings_section, _checksums(self.models))
 
     def ensure(self, settings: Settings) -> None:
         """Make its models ready before a scan (see :meth:`NeuralAnalyser.ensure`)."""
-        if self.models:
-            from photocull.models import store
-
-            store.ensure(self.models, settings)
+        _ensure_models(self.models, settings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +77,10 @@ class NeuralAnalyser:
     ``prepare(decoded, settings)`` (worker) returns the model input of one photo;
     ``infer(inputs, runtime, settings)`` (scanning process) gets those inputs
     stacked on a first batch axis and returns one record per photo, in order.
-    ``ensure(settings)`` runs once before a scan: it makes the weights available
-    (fetching them if allowed) or raises :class:`photocull.errors.ModelUnavailable`
-    with the command that fixes it. ``identity(settings)`` names the weights in
-    use (checksums), so that other weights make stored values stale.
+    ``models`` are the pinned models of :mod:`photocull.models.known` it uses.
+    Weights from elsewhere (CLIP, from the hub) bring their own ``fetch``
+    (make them available, or raise :class:`photocull.errors.ModelUnavailable`
+    with the command that fixes it) and ``weights`` (names for them, cheap).
     """
 
     name: str
@@ -79,9 +88,20 @@ class NeuralAnalyser:
     record: type
     prepare: Callable[[DecodedPhoto, Settings], np.ndarray]
     infer: Callable[[np.ndarray, InferenceRuntime, Settings], list[Any]]
-    ensure: Callable[[Settings], None]
-    identity: Callable[[Settings], Sequence[str]]
+    models: tuple[str, ...] = ()
     settings_section: str | None = None
+    fetch: Callable[[Settings], None] | None = None
+    weights: Callable[[Settings], Sequence[str]] | None = None
+
+    def ensure(self, settings: Settings) -> None:
+        """Runs once before a scan: the weights are made available (fetched if allowed) or it raises."""
+        _ensure_models(self.models, settings)
+        if self.fetch is not None:
+            self.fetch(settings)
+
+    def identity(self, settings: Settings) -> list[str]:
+        """What names the weights in use, so that other weights make stored values stale."""
+        return _checksums(self.models) + (list(self.weights(settings)) if self.weights else [])
 
     def stamp(self, settings: Settings) -> str:
         return _stamp(self.version, settings, self.settings_section, self.identity(settings))

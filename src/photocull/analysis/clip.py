@@ -157,7 +157,6 @@ CLIP = NeuralAnalyser(
     record=ClipFeatures,
     prepare=prepare_clip,
     infer=infer_clip,
-    ensure=ensure_clip,
-    identity=clip_identity,
-    settings_section=None,  # the prompts are part of the identity
+    fetch=ensure_clip,
+    weights=clip_identity,  # the prompts too: no settings_section needed
 )

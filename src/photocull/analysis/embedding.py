@@ -11,7 +11,6 @@ searching and explaining, with their probabilities.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +18,6 @@ import numpy as np
 from photocull.analysis.base import NeuralAnalyser
 from photocull.config import Settings
 from photocull.models import store
-from photocull.models.known import MODELS
 from photocull.models.preprocess import photo_input
 from photocull.models.runtime import InferenceRuntime
 from photocull.vectors import normalise, to_bytes
@@ -51,12 +49,4 @@ def _infer(inputs: np.ndarray, runtime: InferenceRuntime, settings: Settings) ->
     return records
 
 
-def _ensure(settings: Settings) -> None:
-    store.ensure([MODEL], settings)
-
-
-def _identity(settings: Settings) -> Sequence[str]:
-    return (MODELS[MODEL].sha256,)
-
-
-EMBEDDING = NeuralAnalyser(ANALYSER, VERSION, Embedding, photo_input, _infer, _ensure, _identity)
+EMBEDDING = NeuralAnalyser(ANALYSER, VERSION, Embedding, photo_input, _infer, models=(MODEL,))

