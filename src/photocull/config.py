@@ -191,6 +191,56 @@ class FaceSettings(_Section):
     )
 
 
+class PeopleSettings(_Section):
+    """Grouping faces into people (docs/faces.md has how the thresholds were measured)."""
+
+    threshold: float = Field(
+        0.5, gt=0, le=2,
+        description="Faces join a person while the RMS descriptor distance to the person's faces is below "
+        "this. Faces of one person lie up to 0.48 apart (0.54 for 30 px faces), two adults 0.67 or more; "
+        "lower it if different people (babies, lookalikes) end up together.",
+    )
+    duplicate: float = Field(
+        0.3, ge=0, le=2,
+        description="Two faces of one photo are two people, unless their descriptors are closer than "
+        "this (a mirror reflection).",
+    )
+
+
+class RuleSettings(_Section):
+    """How the faces of a photo judge it: role weights, penalties and the hard rule on closed eyes.
+
+    A face's penalty is the sum of the penalties below that apply to it; the
+    photo's face score is 1 minus the role-weighted mean penalty (0-1). A
+    photo without faces has no face score and is judged on everything else.
+    """
+
+    main_eyes_open: bool = Field(
+        True, description="Reject a photo in which a main person's eyes are closed, whatever its other scores.",
+    )
+    min_face_sharpness: float = Field(
+        0.35, ge=0, le=1,
+        description="A face whose sharpness (0-1, on its full-resolution region) is below this is out of focus.",
+    )
+    weight_main: float = Field(1.0, ge=0, description="Weight of a main person's face.")
+    weight_important: float = Field(0.6, ge=0, description="Weight of an important person's face.")
+    weight_other: float = Field(
+        0.2, ge=0, description="Weight of anyone else's face (people with no role, faces with no person).",
+    )
+    min_other_face: float = Field(
+        0.04, ge=0, le=1,
+        description="Faces of 'other' people narrower than this share of the photo's width are passers-by "
+        "and not judged.",
+    )
+    eyes_closed_penalty: float = Field(1.0, ge=0, description="Penalty for closed eyes.")
+    eyes_uncertain_penalty: float = Field(
+        0.3, ge=0, description="Penalty for eyes neither clearly open nor closed (half-closed, squinting).",
+    )
+    blurry_face_penalty: float = Field(0.6, ge=0, description="Penalty for a face out of focus.")
+    turned_away_penalty: float = Field(0.3, ge=0, description="Penalty for a face not facing the camera.")
+    no_smile_penalty: float = Field(0.1, ge=0, description="Penalty for a face that does not smile.")
+
+
 class ClipSettings(_Section):
     """The optional CLIP analyser: an ONNX image and text encoder from the Hugging Face hub."""
 
@@ -216,6 +266,8 @@ class Settings(_Section):
     scan: ScanSettings = ScanSettings()
     models: ModelSettings = ModelSettings()
     faces: FaceSettings = FaceSettings()
+    people: PeopleSettings = PeopleSettings()
+    rules: RuleSettings = RuleSettings()
     clip: ClipSettings = ClipSettings()
 
 

@@ -198,6 +198,31 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX detected_faces_by_eyes ON detected_faces (eyes);
     """,
+    # 4: people. Who each face is lives apart from detected_faces, whose rows a
+    # re-scan replaces: the catalog carries each face's person over to the
+    # face found at the same place (see Catalog._carry_people).
+    """
+    CREATE TABLE people (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,  -- stable, never reused: shown to the user
+        name TEXT,
+        role TEXT NOT NULL DEFAULT 'other' CHECK (role IN ('main', 'important', 'other')),
+        space TEXT NOT NULL,            -- descriptor model the centroid belongs to
+        centroid BLOB NOT NULL,         -- mean descriptor of the person's faces, float32
+        face_count INTEGER NOT NULL,    -- faces the centroid was made from
+        spread REAL NOT NULL            -- RMS distance of those faces to the centroid
+    );
+
+    CREATE TABLE face_people (
+        content_hash TEXT NOT NULL,
+        face_index INTEGER NOT NULL,
+        person_id INTEGER NOT NULL REFERENCES people (id) ON DELETE CASCADE,
+        confirmed INTEGER NOT NULL DEFAULT 0,  -- 1: put there by the user (label, merge, split)
+        PRIMARY KEY (content_hash, face_index),
+        FOREIGN KEY (content_hash, face_index) REFERENCES detected_faces (content_hash, face_index)
+            ON DELETE CASCADE
+    ) WITHOUT ROWID;
+    CREATE INDEX face_people_by_person ON face_people (person_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,7 +1,7 @@
 """The catalog: one SQLite file that remembers every file, photo and measurement.
 
-It is the only module that speaks SQL. It runs in WAL mode with
-``synchronous=NORMAL``: a committed transaction survives the process being
+Only it and :mod:`photocull.catalog.people` speak SQL. It runs in WAL mode
+with ``synchronous=NORMAL``: a committed transaction survives the process being
 killed at any moment, and readers (a later ``photocull top`` or the web app)
 never block the scanning writer. Results are written in batches, one
 transaction each, so a crash loses at most the batch in flight, which the
@@ -31,6 +31,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 import numpy as np
 
+from photocull.catalog.people import People, carry_people, restore_people
 from photocull.catalog.schema import CHILD_TABLES, migrate, record_columns, table_columns
 from photocull.config import STATE_DIR_NAME
 from photocull.errors import CatalogError
@@ -190,7 +191,9 @@ class Catalog:
             _upsert(db, name, photo.content_hash, stamp, record)
             if name in CHILD_TABLES:
                 field, child_table, row_type = CHILD_TABLES[name]
+                carried = carry_people(db, photo.content_hash) if child_table == "detected_faces" else []
                 _replace_rows(db, child_table, photo.content_hash, row_type, getattr(record, field))
+                restore_people(db, photo.content_hash, carried)
 
     def mark_missing(self, keys: Iterable[str]) -> int:
         keys = list(keys)
@@ -220,17 +223,26 @@ class Catalog:
         rows = self._query(_PHOTO_SELECT + " WHERE files.path = ?", [self.key(path)])
         return self._row(rows[0]) if rows else None
 
+    @property
+    def people(self) -> People:
+        """Who the faces are: see :mod:`photocull.catalog.people`."""
+        return People(self)
+
     def faces(self, path: Path | None = None) -> list[dict[str, Any]]:
-        """Every face found in a readable file (or in ``path``): one row per file and face, no descriptor."""
-        columns = [c for c in table_columns()["faces"]] + [
-            f"detected_faces.{f.name}" for f in fields(CHILD_TABLES["faces"][2]) if f.name != "descriptor"]
+        """Every face found in a readable file (or in ``path``): one row per file and face, no descriptor,
+        with its person (id, name, role; None where the face has no person yet)."""
+        columns = [f"faces.{c}" for c in table_columns()["faces"]] + [
+            f"detected_faces.{f.name}" for f in fields(CHILD_TABLES["faces"][2]) if f.name != "descriptor"] + [
+            "face_people.person_id AS person", "people.name AS person_name", "people.role AS role"]
         where, params = "files.status = 'ok'", []
         if path is not None:
             where += " AND files.path = ?"
             params.append(self.key(path))
         rows = self._query(
             f"SELECT files.path, {', '.join(columns)} FROM files JOIN faces USING (content_hash) "
-            f"JOIN detected_faces USING (content_hash) WHERE {where} ORDER BY files.path, detected_faces.face_index",
+            f"JOIN detected_faces USING (content_hash) "
+            "LEFT JOIN face_people USING (content_hash, face_index) LEFT JOIN people ON people.id = face_people.person_id "
+            f"WHERE {where} ORDER BY files.path, detected_faces.face_index",
             params,
         )
         return [self._row(r) for r in rows]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,6 +21,7 @@ from rich.table import Table
 
 from photocull.catalog.store import Catalog, default_catalog_path
 from photocull.cli.explain import explain_photo
+from photocull.cli.people import people_app
 from photocull.cli.options import (
     CatalogOption, ConfigOption, JsonOption, err, listing_base, open_catalog, out, shown_path,
 )
@@ -32,6 +34,7 @@ from photocull.errors import FatalError
 from photocull.export.faces_csv import write_faces_csv
 from photocull.export.scores_csv import write_scores_csv
 from photocull.pipeline.scan import ScanReport, scan as run_scan
+from photocull.ranking.face_rules import best_by_faces, judge_faces, with_verdicts
 
 app = typer.Typer(
     help="Cull photos: scan a folder or ZIP, measure every photo, and show the best.\n\n"
@@ -44,6 +47,7 @@ export_app = typer.Typer(help="Write what the catalog knows to files.", no_args_
 app.add_typer(export_app, name="export")
 models_app = typer.Typer(help="The neural networks' weights: status and fetching.", invoke_without_command=True)
 app.add_typer(models_app, name="models")
+app.add_typer(people_app, name="people")
 app.command()(search)
 
 
@@ -126,7 +130,7 @@ def _analyser_list(option: str | None, configured: tuple[str, ...]) -> tuple[str
 
 
 SORT_KEYS = {"technical": "technical_score", "aesthetic": "nima_mean", "clip": "clip_aesthetic",
-             "sharpness": "sharpness"}
+             "sharpness": "sharpness", "faces": "face_score"}
 
 
 @app.command()
@@ -135,9 +139,13 @@ def top(
     n: Annotated[int, typer.Option("-n", "--count", min=1, help="How many photos to list.")] = 50,
     by: Annotated[str, typer.Option("--by", help=f"Order by: {', '.join(SORT_KEYS)}.")] = "technical",
     catalog: CatalogOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List the best photos, best first, by technical score (or --by aesthetic, clip, sharpness).
+    """List the best photos, best first, by technical score (or --by aesthetic, clip, sharpness, faces).
+
+    --by faces ranks photos with faces by the face rules (docs/faces.md): no
+    main person blinking, then the role-weighted face score.
 
     Example:  photocull top ~/Pictures/2024-trip -n 20 --by aesthetic
     """
@@ -145,7 +153,11 @@ def top(
         err.print(f"--by takes one of {', '.join(SORT_KEYS)}")
         raise typer.Exit(1)
     with open_catalog(path, catalog) as cat:
-        rows = cat.photos(order_by=SORT_KEYS[by], limit=n)
+        if by == "faces":
+            photos = with_verdicts(cat.photos(), cat.faces(), load_settings(config).rules)
+            rows = [p for p in best_by_faces(photos) if p["face_score"] is not None][:n]
+        else:
+            rows = cat.photos(order_by=SORT_KEYS[by], limit=n)
     folder = path.resolve() if path.is_dir() else path.resolve().parent
     if as_json:
         print(json.dumps(rows, default=str))
@@ -157,13 +169,21 @@ def top(
     table = Table(title=f"Best {len(rows)} photos in {base}", box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("file", overflow="fold", ratio=1, min_width=12)
-    for column in ("score", "aesthetic", "sharpness", "exposure", "flags", "taken"):
-        table.add_column(column, justify="left" if column in ("exposure", "flags", "taken") else "right",
-                         no_wrap=True)
+    if by == "faces":
+        table.add_column("faces", justify="right", no_wrap=True)
+        table.add_column("issues", overflow="fold", ratio=2)
+    else:
+        for column in ("score", "aesthetic", "sharpness", "exposure", "flags", "taken"):
+            table.add_column(column, justify="left" if column in ("exposure", "flags", "taken") else "right",
+                             no_wrap=True)
     for rank, row in enumerate(rows, 1):
         flags = ", ".join(f for f in ("blurry", "badly_exposed") if row.get(f)) or "-"
         taken = (row.get("capture_time") or "-")[:16].replace("T", " ")
         shown = shown_path(row["path"], base)
+        if by == "faces":
+            verdict = "rejected" if row["face_rejected"] else _number(row["face_score"], ".2f")
+            table.add_row(str(rank), str(shown), verdict, row["face_issues"])
+            continue
         table.add_row(str(rank), str(shown), _number(row.get("technical_score"), ".0f"),
                       _number(row.get("nima_mean"), ".2f"), _number(row.get("sharpness"), ".2f"),
                       _number(row.get("exposure_ev"), "+.1f", " EV"), flags, taken)
@@ -178,9 +198,10 @@ def _number(value: float | None, spec: str, unit: str = "") -> str:
 def show(
     file: Annotated[Path, typer.Argument(help="A photo that has been scanned.", exists=True, dir_okay=False)],
     catalog: CatalogOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every measurement of one photo, each explained.
+    """Every measurement of one photo, each explained, and the face rules' verdict.
 
     Example:  photocull show ~/Pictures/2024-trip/IMG_0042.JPG
     """
@@ -190,10 +211,11 @@ def show(
     if row is None:
         err.print(f"{file}: not in the catalog: run [bold]photocull scan[/] on its folder first")
         raise typer.Exit(1)
+    verdict = judge_faces(faces, load_settings(config).rules)
     if as_json:
-        print(json.dumps({**row, "faces": faces}, default=str))
+        print(json.dumps({**row, "faces": faces, "face_verdict": asdict(verdict)}, default=str))
     else:
-        out.print(explain_photo(row, faces))
+        out.print(explain_photo(row, faces, verdict))
 
 
 @export_app.command("csv")
@@ -201,13 +223,14 @@ def export_csv(
     path: Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it).")] = Path("."),
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path("photo_scores.csv"),
     catalog: CatalogOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Write photo_scores.csv: one row per photo, best first, every measurement.
+    """Write photo_scores.csv: one row per photo, best first, every measurement, the face rules' verdict.
 
     Example:  photocull export csv ~/Pictures/2024-trip -o trip_scores.csv
     """
     with open_catalog(path, catalog) as cat:
-        count = write_scores_csv(cat, output)
+        count = write_scores_csv(cat, output, load_settings(config).rules)
     err.print(f"wrote {count} photos to {output}")
 
 
@@ -217,7 +240,7 @@ def export_faces(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path("face_data.csv"),
     catalog: CatalogOption = None,
 ) -> None:
-    """Write face_data.csv: one row per face (photo, box, eyes, smile, pose, sharpness).
+    """Write face_data.csv: one row per face (photo, box, person, role, eyes, smile, pose, sharpness).
 
     Needs a scan with the faces analyser:  photocull scan PATH --analyzers +faces
 
@@ -327,8 +350,6 @@ def models_fetch(
 
 
 def _report_dict(report: ScanReport) -> dict:
-    from dataclasses import asdict
-
     values = asdict(report)
     values["catalog"] = str(report.catalog)
     return values
@@ -348,6 +369,9 @@ def _print_report(report: ScanReport) -> None:
     if report.missing:
         parts.append(f"{report.missing} no longer found")
     err.print(", ".join(parts) + f" in {report.seconds:.1f} s")
+    if report.people is not None and report.people.faces_placed:
+        err.print(f"people: {report.people.faces_placed} new faces placed, {report.people.new_people} new people, "
+                  f"{report.people.people} in all (see [bold]photocull people[/])")
     if report.ignored:
         ignored = ", ".join(f"{count} {ext}" for ext, count in sorted(report.ignored.items(), key=lambda kv: -kv[1]))
         err.print(f"ignored non-photo files: {ignored}")

@@ -10,8 +10,10 @@ from typing import Any
 
 from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from photocull.catalog.schema import table_columns
+from photocull.ranking.face_rules import FaceVerdict
 
 SECTION_TITLES = {
     "photos": "Image and capture", "technical": "Technical quality", "fingerprints": "Fingerprints",
@@ -76,13 +78,19 @@ HELP: dict[str, str] = {
 }
 
 
-def explain_photo(row: dict[str, Any], faces: list[dict[str, Any]] = ()) -> Group:
-    tables = [_table("File", ["path", "size", "status", "reason", "content_hash"], row)]
+def explain_photo(row: dict[str, Any], faces: list[dict[str, Any]] = (),
+                  verdict: FaceVerdict | None = None) -> Group:
+    tables: list[Any] = [_table("File", ["path", "size", "status", "reason", "content_hash"], row)]
     for table_name, columns in table_columns(with_vectors=False).items():
         if any(row.get(c) is not None for c in columns):  # analysers that did not run are left out
             tables.append(_table(SECTION_TITLES.get(table_name, table_name), columns, row))
     if faces:
         tables.append(_faces_table(faces))
+    if verdict is not None and verdict.score is not None:
+        head = "[bold red]rejected[/]" if verdict.rejected else f"face score {verdict.score:.2f}"
+        tables.append(Text.from_markup(f"\n[bold]Face rules[/] ({head}, {verdict.judged} faces judged; "
+                                       "docs/faces.md):"))
+        tables += [Text(f"  {reason}") for reason in verdict.reasons]
     return Group(*tables)
 
 
@@ -90,12 +98,15 @@ def _faces_table(faces: list[dict[str, Any]]) -> Table:
     """One line per face: where it is, eyes, smile, pose, sharpness."""
     table = Table(title="Each face (where: its centre, % from the left and top; eye openness "
                   "about +0.8 open, -1.6 closed)", title_justify="left", box=None, padding=(0, 1))
-    for column in ("#", "where", "eyes", "R/L eye", "smile", "yaw", "sharp"):
-        table.add_column(column, justify="left" if column in ("where", "eyes") else "right", no_wrap=True)
+    for column in ("#", "who", "where", "eyes", "R/L eye", "smile", "yaw", "sharp"):
+        table.add_column(column, justify="left" if column in ("who", "where", "eyes") else "right", no_wrap=True)
     for face in faces:
         where = f"{(face['x0'] + face['x1']) / 2:.0%}, {(face['y0'] + face['y1']) / 2:.0%}"
+        who = face.get("person_name") or ("-" if face.get("person") is None else f"person {face['person']}")
+        if face.get("role") in ("main", "important"):
+            who += f" ({face['role']})"
         table.add_row(
-            str(face["face_index"]), where, face["eyes"], f"{face['eye_right']:+.1f}/{face['eye_left']:+.1f}",
+            str(face["face_index"]), who, where, face["eyes"], f"{face['eye_right']:+.1f}/{face['eye_left']:+.1f}",
             f"{face['smile']:.2f}" + (" :)" if face["smiling"] else ""),
             f"{face['yaw']:+.0f}°" + ("" if face["facing"] else " turned"),
             "-" if face["sharpness"] is None else f"{face['sharpness']:.2f}",

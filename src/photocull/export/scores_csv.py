@@ -1,4 +1,4 @@
-"""``photo_scores.csv``: one row per readable photo file, best first, every measurement."""
+"""``photo_scores.csv``: one row per readable photo file, best first, every measurement and the face rules' verdict."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from photocull.catalog.store import Catalog
+from photocull.config import RuleSettings
+from photocull.ranking.face_rules import with_verdicts
 
 
-def write_scores_csv(catalog: Catalog, output: Path) -> int:
+def write_scores_csv(catalog: Catalog, output: Path, rules: RuleSettings) -> int:
     """Write the CSV; return the number of photo rows."""
-    return write_rows([{"rank": rank, **row} for rank, row in enumerate(catalog.photos(), 1)], output)
+    photos = with_verdicts(catalog.photos(), catalog.faces(), rules)
+    return write_rows([{"rank": rank, **row} for rank, row in enumerate(photos, 1)], output)
 
 
 def write_rows(rows: list[dict[str, Any]], output: Path) -> int:

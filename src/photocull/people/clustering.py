@@ -50,7 +50,7 @@ faces 4 s (synthetic descriptors with the corpus's spreads).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,7 +92,8 @@ def cluster(descriptors: np.ndarray, photo_ids: Sequence[str], *, threshold: flo
 
 
 def assign(new_descriptors: np.ndarray, new_photo_ids: Sequence[str], people: Sequence[Person], *,
-           threshold: float = THRESHOLD, duplicate: float = DUPLICATE, next_id: int | None = None) -> Clustering:
+           threshold: float = THRESHOLD, duplicate: float = DUPLICATE, next_id: int | None = None,
+           people_photos: Sequence[Collection[str]] | None = None) -> Clustering:
     """Faces of new photos into the existing ``people``, and people of their own where none fits.
 
     Existing people never merge with each other nor lose faces; each keeps its
@@ -101,10 +102,13 @@ def assign(new_descriptors: np.ndarray, new_photo_ids: Sequence[str], people: Se
     clustered as :func:`cluster` does, with every existing person as one more
     fixed group, so a face joins the person whose faces lie within
     ``threshold`` (RMS), unless another face of its photo joins that person
-    first or another new face is nearer still. The same-photo constraint is
-    checked among the new faces only: they must come from photos that have no
-    faces in ``people``. New people get ids from ``next_id`` on (default: one
-    more than the largest given id, 1 if none).
+    first or another new face is nearer still. The same-photo constraint holds
+    among the new faces, and between a new face and a person whose faces
+    include one of its photo: ``people_photos[k]`` names the photos of
+    ``people[k]``'s faces (only those of the new faces' photos matter; None:
+    the new faces come from photos with no faces in ``people``). New people
+    get ids from ``next_id`` on (default: one more than the largest given id,
+    1 if none).
     """
     new = _as_descriptors(new_descriptors)
     if len(new_photo_ids) != len(new):
@@ -121,6 +125,14 @@ def assign(new_descriptors: np.ndarray, new_photo_ids: Sequence[str], people: Se
     counts = np.concatenate([[p.count for p in people], np.ones(len(new))]).astype(np.int64)
     spreads2 = np.concatenate([[float(p.spread) ** 2 for p in people], np.zeros(len(new))])
     conflicts = _same_photo_conflicts(new, new_photo_ids, duplicate, offset=fixed)
+    if people_photos is not None:
+        if len(people_photos) != fixed:
+            raise ValueError(f"{fixed} people but {len(people_photos)} sets of their photos")
+        for face, photo in enumerate(new_photo_ids):
+            for k, photos in enumerate(people_photos):
+                if photo in photos:
+                    conflicts.setdefault(fixed + face, set()).add(k)
+                    conflicts.setdefault(k, set()).add(fixed + face)
 
     root = np.arange(fixed + len(new))
     for nodes in _components(centroids, spreads2, fixed, threshold):

@@ -10,6 +10,8 @@
 3. **Commit** results in batches, one transaction each, as they arrive: a run
    killed at any moment keeps everything committed, and the next run goes on
    from there.
+4. **People**: with the faces analyser on, faces that have no person yet join
+   one (``people.update``), so new photos never re-cluster the old ones.
 
 Neural analysers (aesthetic, embedding, CLIP) run in between: workers prepare
 each photo's model inputs and an :class:`InferenceStage` thread runs the
@@ -39,6 +41,7 @@ from photocull.config import Settings
 from photocull.errors import FatalError
 from photocull.ingest.sources import Discovery, discover
 from photocull.models.runtime import batch_size, thread_budget
+from photocull.people.update import PeopleUpdate, update_people
 from photocull.pipeline.executor import LocalExecutor
 from photocull.pipeline.inference import InferenceStage
 from photocull.pipeline.worker import Task, hash_file, ingest_stamp, init_worker, process_file
@@ -61,6 +64,7 @@ class ScanReport:
     missing: int = 0  # catalog files no longer found under the scanned folders
     ignored: dict[str, int] = field(default_factory=dict)  # non-photo files by extension
     problems: list[tuple[str, str]] = field(default_factory=list)  # inputs that could not be used
+    people: PeopleUpdate | None = None  # faces placed into people (faces analyser on)
     seconds: float = 0.0
 
 
@@ -120,6 +124,8 @@ def scan(
 
         if tasks:
             _run(tasks, settings, complete, neural, record, writer)
+    if "faces" in settings.scan.analysers:
+        report.people = update_people(catalog, settings)
     report.seconds = time.perf_counter() - started
     return report
 

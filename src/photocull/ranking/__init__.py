@@ -1,0 +1,1 @@
+"""Ranking: how photos are judged, on their own and against each other."""
