@@ -20,17 +20,8 @@ from photocull.people.clustering import Person, assign
 from photocull.people.update import recluster
 from photocull.pipeline.scan import scan
 from tests.helpers import run_cli
+from tests.people.test_clustering import GROUPS  # who is in each group photo
 
-# Who is in each group photo (see tests/people/test_clustering.py); anyone else (the girl beside
-# Obama) must be a person of their own.
-GROUPS = {
-    "alex_lacamoire1.jpg": {"alex_lacamoire"},
-    "johnsnow_test1.jpg": {"kit_harington"},
-    "kit_with_rose.jpg": {"kit_harington", "rose_leslie"},
-    "obama1.jpg": {"obama"},
-    "obama_and_biden.jpg": {"obama", "biden"},
-    "two_people.jpg": {"obama", "biden"},
-}
 FACES = Settings(scan={"analysers": ("technical", "faces")})
 
 
