@@ -9,7 +9,16 @@ process, on the CPU with one thread each (the workers already use every core).
 
 Boxes are stored as fractions of the upright photo's width and height, so
 they do not depend on the working size. Face sharpness and brightness are
-measured on the face's region of the working copy for now (see docs/faces.md).
+measured on the face's region of the full-resolution photo: when a photo has
+faces, it is decoded a second time at full size and only the faces' regions
+are kept (``DecodedPhoto.full_resolution_crops``; photos without faces cost
+nothing more). Sharpness is the technical analyser's measure at the region's
+native resolution, so blur that the working copy hides counts; a region over
+``_MAX_MEASURE_PX`` on its long edge is first reduced to that size by area
+averaging (it is then still measured at a finer scale than in the working
+copy), and one under ``_MIN_SHARPNESS_PX`` full-resolution pixels on its short
+side has no sharpness. When the full-resolution decode fails, the working
+copy's region stands in (see docs/faces.md).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from photocull.analysis.base import Analyser
@@ -31,9 +41,10 @@ from photocull.ingest.decode import DecodedPhoto
 from photocull.vectors import to_bytes
 
 ANALYSER = "faces"
-VERSION = 1
+VERSION = 2  # 2: sharpness and brightness on the full-resolution face region
 MODELS = ("blazeface-full", "face-mesh", "dlib-landmarks-5", "dlib-face-descriptor")
-_MIN_SHARPNESS_PX = 48  # smaller face regions hold too few edge tiles for a sharpness reading
+_MIN_SHARPNESS_PX = 48  # full-resolution px: smaller face regions hold too few edge tiles for a sharpness reading
+_MAX_MEASURE_PX = 1024  # larger face regions are reduced to this long edge before measuring (bounded cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +66,7 @@ class Face:
     yaw: float  # degrees, 0 = facing the camera
     pitch: float
     facing: bool
-    sharpness: float | None  # 0-1 as the technical analyser measures it, on the face region
+    sharpness: float | None  # 0-1 as the technical analyser measures it, on the full-resolution face region
     brightness: float  # mean luminance of the face region, 0-1
     descriptor: bytes  # 128-d identity descriptor, float16
 
@@ -99,23 +110,42 @@ def measure_faces(photo: DecodedPhoto, settings: Settings) -> FaceScan:
     kept = [(f, marks) for f, marks in zip(found, landmarks) if marks is not None]
     descriptors = models.describer.describe(rgb, [(f.x0, f.y0, f.x1, f.y1) for f, _ in kept])
     height, width = rgb.shape[:2]
+    # Only photos with faces pay for the full-resolution decode.
+    regions = photo.full_resolution_crops([(f.x0 / width, f.y0 / height, f.x1 / width, f.y1 / height)
+                                           for f, _ in kept], settings.ingest)
     faces = tuple(
-        _face(index, face, marks.points, marks.presence, descriptor, rgb, width, height, config)
-        for index, ((face, marks), descriptor) in enumerate(zip(kept, descriptors))
+        _face(index, face, marks.points, marks.presence, descriptor, rgb, region, width, height, config)
+        for index, ((face, marks), descriptor, region) in enumerate(zip(kept, descriptors, regions.crops))
     )
     return FaceScan(len(faces), faces)
 
 
-def _face(index: int, face, points: np.ndarray, presence: float, descriptor: np.ndarray, rgb: np.ndarray,
-          width: int, height: int, config: FaceSettings) -> Face:
-    right, left = expressions.eye_openness(rgb, points)
-    smile = expressions.smile(points)
-    yaw, pitch = expressions.head_pose(points)
-    region = rgb[int(face.y0):math.ceil(face.y1), int(face.x0):math.ceil(face.x1)]
+def region_quality(region: np.ndarray) -> tuple[float | None, float]:
+    """(sharpness or None, brightness) of a face region (upright RGB, ideally at full resolution).
+
+    Sharpness is measured at the region's own resolution, reduced by area
+    averaging to ``_MAX_MEASURE_PX`` on its long edge when larger; regions under
+    ``_MIN_SHARPNESS_PX`` on their short side have none. Brightness is the mean
+    luminance, 0-1.
+    """
+    height, width = region.shape[:2]
+    if max(height, width) > _MAX_MEASURE_PX:
+        factor = _MAX_MEASURE_PX / max(height, width)
+        region = cv2.resize(region, (max(1, round(width * factor)), max(1, round(height * factor))),
+                            interpolation=cv2.INTER_AREA)
     sharpness = None
     if min(region.shape[:2]) >= _MIN_SHARPNESS_PX:
         sharpness = round(measure_technical(region, TechnicalSettings()).sharpness, 4)
-    luma = region @ np.array([0.299, 0.587, 0.114]) if region.size else np.zeros(1)
+    luma = float(region.mean(axis=(0, 1)) @ np.array([0.299, 0.587, 0.114]))
+    return sharpness, round(luma / 255, 4)
+
+
+def _face(index: int, face, points: np.ndarray, presence: float, descriptor: np.ndarray, rgb: np.ndarray,
+          region: np.ndarray, width: int, height: int, config: FaceSettings) -> Face:
+    right, left = expressions.eye_openness(rgb, points)
+    smile = expressions.smile(points)
+    yaw, pitch = expressions.head_pose(points)
+    sharpness, brightness = region_quality(region)
     return Face(
         face_index=index,
         x0=round(face.x0 / width, 5), y0=round(face.y0 / height, 5),
@@ -126,7 +156,7 @@ def _face(index: int, face, points: np.ndarray, presence: float, descriptor: np.
                                    config.eyes_open_above),
         smile=round(smile, 4), smiling=expressions.is_smiling(smile, config.smile_above),
         yaw=round(yaw, 2), pitch=round(pitch, 2), facing=expressions.facing_camera(yaw, pitch, config.facing_max_deg),
-        sharpness=sharpness, brightness=round(float(luma.mean()) / 255, 4),
+        sharpness=sharpness, brightness=brightness,
         descriptor=to_bytes(descriptor),
     )
 
