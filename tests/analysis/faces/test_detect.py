@@ -239,3 +239,24 @@ def test_weighted_nms_blends_overlapping_detections() -> None:
     assert np.allclose(merged[0][1], [100 + 4 * weight, 100, 140 + 4 * weight, 140])
     assert np.allclose(merged[0][2], 100 + 4 * weight)
     assert np.allclose(merged[1][1], boxes[0])
+
+
+def test_the_cached_detector_is_astrapias_without_its_no_op_padding(corpus, session, model_sources) -> None:
+    """models/mediapipe.py drops the Pad nodes that pad nothing: same faces, fewer nodes."""
+    import onnx
+    import onnxruntime as ort
+
+    source = model_sources["blazeface-full"]
+    pads = [sum(n.op_type == "Pad" for n in onnx.load(str(path)).graph.node)
+            for path in (source, store.model_path("blazeface-full", Settings()))]
+    assert pads == [36, 7]
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    original = ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+    for name in GROUPS:
+        rgb = _rgb(corpus, name)
+        ours, theirs = detect_faces(rgb, session), detect_faces(rgb, original)
+        assert len(ours) == len(theirs), name
+        for a, b in zip(ours, theirs):
+            assert abs(a.score - b.score) < 1e-4 and np.abs(np.subtract(a.keypoints, b.keypoints)).max() < 0.01
+            assert max(abs(a.x0 - b.x0), abs(a.y0 - b.y0), abs(a.x1 - b.x1), abs(a.y1 - b.y1)) < 0.01
