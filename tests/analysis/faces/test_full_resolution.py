@@ -186,3 +186,15 @@ def test_a_photo_built_without_its_bytes_is_measured_on_the_working_copy(corpus:
     assert regions.source == "working-copy" and "no file bytes" in regions.fallback
     faces = measure_faces(photo, SETTINGS).faces
     assert len(faces) == 2 and all(f.sharpness is not None for f in faces)
+
+
+def test_region_quality_of_large_and_tiny_regions() -> None:
+    rng = np.random.default_rng(1)
+    large = cv2.resize(rng.integers(0, 256, (300, 450, 3), dtype=np.uint8), (4501, 3001),
+                       interpolation=cv2.INTER_NEAREST)  # hard edges every 10 px
+    sharpness, brightness = region_quality(large)  # halved twice, to 1125 x 750, before measuring
+    assert sharpness is not None and sharpness > 0.5
+    assert brightness == pytest.approx(float((large.reshape(-1, 3).mean(axis=0) @ [0.299, 0.587, 0.114]) / 255),
+                                       abs=1e-4)
+    assert region_quality(large[:47, :200])[0] is None  # under 48 px: too few edge tiles
+    assert region_quality(large[:1, :3000])[0] is None  # degenerate, and no crash

@@ -14,10 +14,10 @@ faces, it is decoded a second time at full size and only the faces' regions
 are kept (``DecodedPhoto.full_resolution_crops``; photos without faces cost
 nothing more). Sharpness is the technical analyser's measure at the region's
 native resolution, so blur that the working copy hides counts; a region over
-``_MAX_MEASURE_PX`` on its long edge is first reduced to that size by area
-averaging (it is then still measured at a finer scale than in the working
-copy), and one under ``_MIN_SHARPNESS_PX`` full-resolution pixels on its short
-side has no sharpness. When the full-resolution decode fails, the working
+``_MAX_MEASURE_PX`` on its long edge is halved (2 x 2 averages) until it is
+not, which bounds the cost and never measures a face at a coarser scale than
+the working copy shows it, and one under ``_MIN_SHARPNESS_PX`` full-resolution
+pixels on its short side has no sharpness. When the full-resolution decode fails, the working
 copy's region stands in (see docs/faces.md).
 """
 
@@ -44,7 +44,9 @@ ANALYSER = "faces"
 VERSION = 2  # 2: sharpness and brightness on the full-resolution face region
 MODELS = ("blazeface-full", "face-mesh", "dlib-landmarks-5", "dlib-face-descriptor")
 _MIN_SHARPNESS_PX = 48  # full-resolution px: smaller face regions hold too few edge tiles for a sharpness reading
-_MAX_MEASURE_PX = 1024  # larger face regions are reduced to this long edge before measuring (bounded cost)
+# Larger face regions are halved until they are not: measured at 1024-2048 px, never coarser than the
+# working copy (1024 px), and at most ~40 ms a face. 2 x 2 averages, unlike other reductions, cost ~3 ms.
+_MAX_MEASURE_PX = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,21 +125,21 @@ def measure_faces(photo: DecodedPhoto, settings: Settings) -> FaceScan:
 def region_quality(region: np.ndarray) -> tuple[float | None, float]:
     """(sharpness or None, brightness) of a face region (upright RGB, ideally at full resolution).
 
-    Sharpness is measured at the region's own resolution, reduced by area
-    averaging to ``_MAX_MEASURE_PX`` on its long edge when larger; regions under
+    Sharpness is measured at the region's own resolution, halved (2 x 2
+    averages) while its long edge is over ``_MAX_MEASURE_PX``; regions under
     ``_MIN_SHARPNESS_PX`` on their short side have none. Brightness is the mean
-    luminance, 0-1.
+    luminance (Y' of the 8-bit RGB), 0-1.
     """
-    height, width = region.shape[:2]
-    if max(height, width) > _MAX_MEASURE_PX:
-        factor = _MAX_MEASURE_PX / max(height, width)
-        region = cv2.resize(region, (max(1, round(width * factor)), max(1, round(height * factor))),
+    red, green, blue = cv2.mean(region)[:3]  # numpy's mean of a uint8 image is ~50 times slower
+    brightness = round((0.299 * red + 0.587 * green + 0.114 * blue) / 255, 4)
+    while max(region.shape[:2]) > _MAX_MEASURE_PX and min(region.shape[:2]) >= 2:
+        height, width = region.shape[:2]
+        region = cv2.resize(region[:height - height % 2, :width - width % 2], (width // 2, height // 2),
                             interpolation=cv2.INTER_AREA)
     sharpness = None
     if min(region.shape[:2]) >= _MIN_SHARPNESS_PX:
         sharpness = round(measure_technical(region, TechnicalSettings()).sharpness, 4)
-    luma = float(region.mean(axis=(0, 1)) @ np.array([0.299, 0.587, 0.114]))
-    return sharpness, round(luma / 255, 4)
+    return sharpness, brightness
 
 
 def _face(index: int, face, points: np.ndarray, presence: float, descriptor: np.ndarray, rgb: np.ndarray,
