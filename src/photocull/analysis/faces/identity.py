@@ -73,15 +73,23 @@ class FaceDescriber:
         ``rgb`` is uint8 H x W x 3, upright. Boxes may reach past the image:
         the chip is filled with black there, as dlib does.
         """
+        return self.describe_chips(self.chips(rgb, boxes))
+
+    def chips(self, rgb: np.ndarray, boxes: Sequence[Box]) -> list[np.ndarray]:
+        """dlib's aligned 150 x 150 chip (uint8 RGB) of each box, as :meth:`describe` feeds the network."""
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected uint8 H x W x 3 RGB, got {rgb.dtype} {rgb.shape}")
-        if not boxes:
-            return np.empty((0, DIMENSIONS), np.float32)
         chips = []
         for box in boxes:
             image, (x0, y0, x1, y1) = _enlarged(rgb, box)
             rect = dlib.rectangle(round(x0), round(y0), round(x1) - 1, round(y1) - 1)
             chips.append(dlib.get_face_chip(image, self._landmarks(image, rect), size=_CHIP, padding=_PADDING))
+        return chips
+
+    def describe_chips(self, chips: Sequence[np.ndarray]) -> np.ndarray:
+        """N x 128 float32 descriptors of aligned chips, all in one run of the network."""
+        if not chips:
+            return np.empty((0, DIMENSIONS), np.float32)
         (descriptors,) = self._network.run(["descriptor"], {"chip": np.stack(chips)})
         return descriptors.astype(np.float32, copy=False)
 
