@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TaskID, TextColumn,
                            TimeRemainingColumn)
 from rich.text import Text
@@ -46,7 +47,9 @@ class ScanProgress:
 
     def on_result(self, result: FileResult, done: int, total: int) -> None:
         if result.status == "unreadable":
-            self._progress.console.print(f"[red]unreadable[/] {result.path}: {result.reason}", highlight=False)
+            # One unbroken line per file, whatever the terminal's width: easy to read back and to grep.
+            self._progress.console.print(f"[red]unreadable[/] {escape(str(result.path))}: {escape(result.reason or '')}",
+                                         highlight=False, soft_wrap=True)
         if result.photo is not None and "technical" in result.photo.analyses:
             bisect.insort(self._scores, result.photo.analyses["technical"][1].technical_score)
         median = f"{self._scores[len(self._scores) // 2]:.0f}" if self._scores else "-"
