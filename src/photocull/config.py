@@ -102,7 +102,7 @@ class TechnicalSettings(_Section):
     )
 
 
-DEFAULT_ANALYSERS = ("technical", "fingerprints", "aesthetic", "embedding")
+DEFAULT_ANALYSERS = ("technical", "fingerprints", "aesthetic", "embedding", "faces")
 
 
 class ScanSettings(_Section):

@@ -30,8 +30,8 @@ def test_adding_an_analyser_later_computes_only_it(photos: Path, models_ready: P
         assert first.analyser_runs == {"technical": 11, "fingerprints": 11}
         assert all(r["nima_mean"] is None for r in catalog.photos())
 
-        second = scan([photos], catalog, Settings())  # the default adds aesthetic and embedding
-        assert second.analyser_runs == {"aesthetic": 11, "embedding": 11}
+        second = scan([photos], catalog, Settings())  # the default adds aesthetic, embedding and faces
+        assert second.analyser_runs == {"aesthetic": 11, "embedding": 11, "faces": 11}
         assert all(r["nima_mean"] is not None and r["keywords"] for r in catalog.photos())
 
         third = scan([photos], catalog, Settings())
@@ -84,3 +84,11 @@ def test_plus_adds_to_the_configured_analysers(photos: Path, models_ready: Path,
     assert json.loads(first.stdout)["analyser_runs"] == {"technical": 11}
     result = run_cli("scan", photos, "--catalog", catalog, "--analyzers", "+aesthetic", "--json", env=configured)
     assert json.loads(result.stdout)["analyser_runs"] == {"aesthetic": 11}
+
+
+def test_minus_leaves_an_analyser_out(photos: Path, models_ready: Path, tmp_path: Path) -> None:
+    configured = {"PHOTOCULL_SCAN__ANALYSERS": "technical,fingerprints,faces"}
+    result = run_cli("scan", photos, "--catalog", tmp_path / "c.db", "--analyzers", "-faces,-fingerprints", "--json",
+                     env=configured)
+    report = json.loads(result.stdout)
+    assert report["analyser_runs"] == {"technical": 11} and report["people"] is None

@@ -74,8 +74,8 @@ def scan(
     analyzers: Annotated[Optional[str], typer.Option(
         "--analyzers", "--analysers",
         help="Comma-separated analysers to run: technical, fingerprints, aesthetic (NIMA), "
-        "embedding (EfficientNet-Lite0), clip (optional, needs internet once). "
-        "'+clip' adds to the configured set. Default: scan.analysers.")] = None,
+        "embedding (EfficientNet-Lite0), faces (eyes, smile, people), clip (optional, needs internet once). "
+        "'+clip' adds to the configured set, '-faces' leaves one out. Default: scan.analysers.")] = None,
 ) -> None:
     """Scan photos into the catalog: decode, measure, fingerprint, score. Unchanged files are skipped.
 
@@ -91,6 +91,8 @@ def scan(
       photocull scan . --analyzers technical,fingerprints   (no neural networks)
 
       photocull scan . --analyzers +clip
+
+      photocull scan . --analyzers -faces   (no faces: twice as fast on 2 cores)
 
       photocull scan . --json | jq .unreadable
     """
@@ -120,12 +122,18 @@ def scan(
 
 
 def _analyser_list(option: str | None, configured: tuple[str, ...]) -> tuple[str, ...] | None:
-    """``a,b`` replaces the configured analysers; ``+a,+b`` adds to them."""
+    """``a,b`` replaces the configured analysers; ``+a`` adds to them and ``-a`` leaves one out."""
     if option is None:
         return None
     names = [n.strip() for n in option.split(",") if n.strip()]
-    if names and all(n.startswith("+") for n in names):
-        return tuple(dict.fromkeys([*configured, *(n[1:] for n in names)]))
+    if names and all(n[0] in "+-" for n in names):
+        chosen = dict.fromkeys(configured)
+        for name in names:
+            if name[0] == "+":
+                chosen[name[1:]] = None
+            else:
+                chosen.pop(name[1:], None)
+        return tuple(chosen)
     return tuple(names)
 
 
