@@ -211,7 +211,7 @@ def test_unusable_catalog_is_a_clear_fatal_error(tmp_path):
 def test_changed_threshold_recomputes_only_that_analyser(tmp_path):
     make_photos(tmp_path / "p", 5)
     first = scan_json(tmp_path / "p")
-    assert first["analyser_runs"] == {"technical": 5, "fingerprints": 5, "aesthetic": 5, "embedding": 5}
+    assert first["analyser_runs"] == {"technical": 5, "fingerprints": 5, "aesthetic": 5, "embedding": 5, "faces": 5}
     catalog = tmp_path / "p" / ".photocull" / "catalog.db"
     stamps_before = db_rows(catalog, "SELECT DISTINCT stamp FROM technical")
 
