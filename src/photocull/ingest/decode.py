@@ -227,8 +227,8 @@ def _decode_raw(data: bytes, name: str | Path, settings: IngestSettings) -> Deco
     return DecodedPhoto(np.asarray(working), width, height, kind, mode, None)
 
 
-def _raw_preview(raw, min_edge: int) -> Image.Image | None:
-    """The embedded preview, when it is large enough to stand in for the RAW."""
+def _raw_preview(raw, min_edge: int, reduce: bool = True) -> Image.Image | None:
+    """The embedded preview, when its long edge reaches ``min_edge``; DCT-reduced towards it if ``reduce``."""
     import rawpy
 
     try:
@@ -240,11 +240,13 @@ def _raw_preview(raw, min_edge: int) -> Image.Image | None:
             preview = Image.open(io.BytesIO(thumb.data))
             if max(preview.size) < min_edge:
                 return None
-            _draft(preview, min_edge)
+            if reduce:
+                _draft(preview, min_edge)
             preview.load()
-            return _to_rgb(preview)
+            return _to_rgb(preview) if reduce else preview
         if thumb.format == rawpy.ThumbFormat.BITMAP and max(thumb.data.shape[:2]) >= min_edge:
-            return Image.fromarray(thumb.data).convert("RGB")
+            bitmap = Image.fromarray(thumb.data)
+            return bitmap.convert("RGB") if reduce else bitmap
     except (OSError, ValueError, SyntaxError):
         return None
     return None
@@ -355,35 +357,12 @@ def _raw_regions(data: bytes, boxes: Sequence[Box], settings: IngestSettings) ->
         _check_pixels(sizes.width, sizes.height, settings)
         orientation = _LIBRAW_FLIP_TO_ORIENTATION.get(sizes.flip, 1)
         with _pixel_limit(settings):
-            preview = _full_size_preview(raw, max(sizes.width, sizes.height))
+            preview = _raw_preview(raw, math.ceil(_RAW_PREVIEW_MIN_SHARE * max(sizes.width, sizes.height)), reduce=False)
         if preview is not None:
             return _crop_image(preview, orientation, boxes), "raw-preview"
         # user_flip=0: the sensor's orientation, so that only the regions are transposed.
         sensor = raw.postprocess(use_camera_wb=True, output_bps=8, user_flip=0)
     return _crop_image(Image.fromarray(sensor), orientation, boxes), "raw-demosaic"
-
-
-def _full_size_preview(raw, long_edge: int) -> Image.Image | None:
-    """The embedded preview when it is (nearly) as large as the sensor image, else None."""
-    import rawpy
-
-    least = _RAW_PREVIEW_MIN_SHARE * long_edge
-    try:
-        thumb = raw.extract_thumb()
-    except (rawpy.LibRawError, ValueError):
-        return None
-    try:
-        if thumb.format == rawpy.ThumbFormat.JPEG:
-            preview = Image.open(io.BytesIO(thumb.data))
-            if max(preview.size) < least:
-                return None
-            preview.load()
-            return preview
-        if thumb.format == rawpy.ThumbFormat.BITMAP and max(thumb.data.shape[:2]) >= least:
-            return Image.fromarray(thumb.data)
-    except (OSError, ValueError, SyntaxError):
-        return None
-    return None
 
 
 def _crop_image(image: Image.Image, orientation: int, boxes: Sequence[Box]) -> tuple[np.ndarray, ...]:
