@@ -241,6 +241,76 @@ class RuleSettings(_Section):
     no_smile_penalty: float = Field(0.1, ge=0, description="Penalty for a face that does not smile.")
 
 
+class GroupingSettings(_Section):
+    """Which photos are the same moment (docs/grouping.md has how each threshold was measured)."""
+
+    copy_max_phash: int = Field(
+        6, ge=0, le=32,
+        description="Two photos whose pHash differs in at most this many of 64 bits, and whose embeddings "
+        "agree (near_duplicate_cosine), are one photo in two sizes or compressions.",
+    )
+    near_duplicate_cosine: float = Field(
+        0.90, ge=0, le=1,
+        description="Embedding cosine at or above which two photos are near-duplicates, whatever their times.",
+    )
+    verify_cosine: float = Field(
+        0.60, ge=0, le=1,
+        description="Pairs with a cosine between this and near_duplicate_cosine are checked by matching "
+        "local features (crops, rotations, exposure changes); unrelated photos reach 0.72.",
+    )
+    min_inliers: int = Field(
+        15, ge=4,
+        description="Geometrically consistent feature matches that make two photos the same scene "
+        "(true pairs in the corpus: 18 or more; unrelated photos: 6 or fewer).",
+    )
+    burst_seconds: float = Field(
+        3.0, ge=0,
+        description="Largest gap between consecutive shots of one moment (a burst, or a few frames of one scene).",
+    )
+    moment_cosine: float = Field(
+        0.75, ge=0, le=1,
+        description="Least embedding cosine between consecutive shots within burst_seconds for them to be one moment.",
+    )
+    neighbours: int = Field(
+        8, ge=1, le=100,
+        description="Nearest neighbours looked up per photo in the approximate-nearest-neighbour index.",
+    )
+    exact_below: int = Field(
+        10_000, ge=0,
+        description="Libraries with fewer photos than this compare every embedding exactly; "
+        "larger ones use the approximate index (usearch).",
+    )
+
+
+class RankingSettings(_Section):
+    """How photos are scored and which one of a group is kept (docs/ranking.md)."""
+
+    weight_technical: float = Field(
+        0.4, ge=0, description="Weight of technical quality (sharpness, exposure, noise) in the composite score.",
+    )
+    weight_aesthetic: float = Field(0.3, ge=0, description="Weight of the aesthetic score (NIMA).")
+    weight_faces: float = Field(
+        0.3, ge=0, description="Weight of the face score (the [rules] section); photos without faces "
+        "share it out over the other terms.",
+    )
+    use_learned: bool = Field(
+        True, description="Use the weights `photocull learn` fitted to your decisions, when there are any.",
+    )
+    keep_rule: str = Field(
+        "best",
+        description="Which copy of the same photo (other format or size) a group keeps: best (highest score), "
+        "largest (most pixels, then bytes), smallest (fewest bytes), raw (prefer RAW), heic (prefer HEIC/HEIF).",
+    )
+
+    @field_validator("keep_rule")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        rules = ("best", "largest", "smallest", "raw", "heic")
+        if value not in rules:
+            raise ValueError(f"keep_rule must be one of {', '.join(rules)}")
+        return value
+
+
 class ClipSettings(_Section):
     """The optional CLIP analyser: an ONNX image and text encoder from the Hugging Face hub."""
 
@@ -268,6 +338,8 @@ class Settings(_Section):
     faces: FaceSettings = FaceSettings()
     people: PeopleSettings = PeopleSettings()
     rules: RuleSettings = RuleSettings()
+    grouping: GroupingSettings = GroupingSettings()
+    ranking: RankingSettings = RankingSettings()
     clip: ClipSettings = ClipSettings()
 
 

@@ -223,6 +223,46 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX face_people_by_person ON face_people (person_id);
     """,
+    # 5: groups of one moment with their ranked members, decisions per file, and
+    # small named values (learned weights). Groups are recomputed whole by
+    # `photocull cull`; decisions keep what the program and the user each said.
+    """
+    CREATE TABLE groups (
+        id INTEGER PRIMARY KEY,         -- renumbered on every cull: 1 = the largest group
+        kind TEXT NOT NULL CHECK (kind IN ('duplicates', 'near_duplicates', 'moment', 'bracket', 'panorama')),
+        keep_all INTEGER NOT NULL,      -- 1: brackets and panoramas, whose every frame is needed
+        pick TEXT,                      -- the file kept (files.path); NULL when keep_all
+        reason TEXT NOT NULL            -- why the pick (or why every frame) is kept, in words
+    );
+
+    CREATE TABLE group_members (
+        path TEXT PRIMARY KEY REFERENCES files (path) ON DELETE CASCADE,
+        group_id INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+        rank INTEGER NOT NULL,          -- 1 = the pick
+        relation TEXT NOT NULL,         -- how it joined the group: exact, copy, raw_jpeg, near_duplicate, ...
+        score REAL,                     -- composite score used to rank it
+        reason TEXT NOT NULL            -- why it ranks where it does, in words
+    ) WITHOUT ROWID;
+    CREATE INDEX group_members_by_group ON group_members (group_id, rank);
+
+    CREATE TABLE decisions (
+        path TEXT PRIMARY KEY REFERENCES files (path) ON DELETE CASCADE,
+        auto_flag TEXT CHECK (auto_flag IN ('keep', 'reject')),   -- what the program decided
+        auto_rating INTEGER CHECK (auto_rating BETWEEN 0 AND 5),
+        auto_label TEXT,
+        auto_updated REAL,
+        user_flag TEXT CHECK (user_flag IN ('keep', 'reject')),   -- what the user decided: always wins
+        user_rating INTEGER CHECK (user_rating BETWEEN 0 AND 5),
+        user_label TEXT,
+        user_origin TEXT,               -- where the user said it: cli, web, xmp
+        user_updated REAL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL             -- JSON
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,6 +18,7 @@ character.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -31,6 +32,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 import numpy as np
 
+from photocull.catalog.decisions import Decisions
 from photocull.catalog.people import People, carry_people, restore_people
 from photocull.catalog.schema import CHILD_TABLES, migrate, record_columns, table_columns
 from photocull.config import STATE_DIR_NAME
@@ -227,6 +229,25 @@ class Catalog:
     def people(self) -> People:
         """Who the faces are: see :mod:`photocull.catalog.people`."""
         return People(self)
+
+    @property
+    def decisions(self) -> Decisions:
+        """Keep / reject, ratings and labels, automatic and the user's: see :mod:`photocull.catalog.decisions`."""
+        return Decisions(self)
+
+    def get_state(self, key: str) -> Any:
+        """A small named value stored in the catalog (e.g. learned weights), or None."""
+        rows = self._query("SELECT value FROM state WHERE key = ?", [key])
+        return json.loads(rows[0][0]) if rows else None
+
+    def put_state(self, key: str, value: Any) -> None:
+        """Store (or with None, delete) a small named value, as JSON."""
+        with self._transaction() as db:
+            if value is None:
+                db.execute("DELETE FROM state WHERE key = ?", (key,))
+            else:
+                db.execute("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                           "SET value = excluded.value", (key, json.dumps(value)))
 
     def faces(self, path: Path | None = None) -> list[dict[str, Any]]:
         """Every face found in a readable file (or in ``path``): one row per file and face, no descriptor,

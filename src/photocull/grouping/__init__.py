@@ -1,0 +1,1 @@
+"""Grouping: which photos are copies of each other or the same moment."""
