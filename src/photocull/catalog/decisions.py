@@ -37,6 +37,7 @@ class Decision:
     by_user: bool  # True when any of the values came from the user
     auto_flag: str | None = None
     user_flag: str | None = None
+    user_rating: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +112,12 @@ class Decisions:
         rows = self._catalog._query(
             "SELECT decisions.path, coalesce(user_flag, auto_flag), coalesce(user_rating, auto_rating), "
             "coalesce(user_label, auto_label), user_flag IS NOT NULL OR user_rating IS NOT NULL "
-            "OR user_label IS NOT NULL, auto_flag, user_flag "
+            "OR user_label IS NOT NULL, auto_flag, user_flag, user_rating "
             f"FROM decisions JOIN files USING (path) {where} ORDER BY decisions.path", params)
         resolve = self._catalog.resolve
         from photocull.catalog.store import printable
 
-        return [Decision(printable(resolve(r[0])), r[1], r[2], r[3], bool(r[4]), r[5], r[6]) for r in rows]
+        return [Decision(printable(resolve(r[0])), r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7]) for r in rows]
 
 
 def _check(flag: object, rating: object, label: object) -> None:

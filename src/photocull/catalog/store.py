@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote_to_bytes
 import numpy as np
 
 from photocull.catalog.decisions import Decisions
+from photocull.catalog.groups import Groups
 from photocull.catalog.people import People, carry_people, restore_people
 from photocull.catalog.schema import CHILD_TABLES, migrate, record_columns, table_columns
 from photocull.config import STATE_DIR_NAME
@@ -234,6 +235,11 @@ class Catalog:
     def decisions(self) -> Decisions:
         """Keep / reject, ratings and labels, automatic and the user's: see :mod:`photocull.catalog.decisions`."""
         return Decisions(self)
+
+    @property
+    def groups(self) -> Groups:
+        """Groups of one moment with their picks and ranked members: see :mod:`photocull.catalog.groups`."""
+        return Groups(self)
 
     def get_state(self, key: str) -> Any:
         """A small named value stored in the catalog (e.g. learned weights), or None."""
