@@ -247,16 +247,22 @@ class GroupingSettings(_Section):
     copy_max_phash: int = Field(
         6, ge=0, le=32,
         description="Two photos whose pHash differs in at most this many of 64 bits, and whose embeddings "
-        "agree (near_duplicate_cosine), are one photo in two sizes or compressions.",
+        "agree (copy_cosine), are one photo in two sizes, formats or compressions.",
+    )
+    copy_cosine: float = Field(
+        0.75, ge=0, le=1,
+        description="Least embedding cosine of a copy found by pHash (a grey copy: 0.81-0.84; every corpus pair "
+        "within 14 pHash bits is a true copy, cosine 0.78 or more).",
     )
     near_duplicate_cosine: float = Field(
         0.90, ge=0, le=1,
-        description="Embedding cosine at or above which two photos are near-duplicates, whatever their times.",
+        description="Embedding cosine at or above which two photos are near-duplicates, whatever their times "
+        "(resized, recompressed, mirrored copies: 0.97-1.0; unrelated photos in the corpus: at most 0.72).",
     )
     verify_cosine: float = Field(
         0.60, ge=0, le=1,
         description="Pairs with a cosine between this and near_duplicate_cosine are checked by matching "
-        "local features (crops, rotations, exposure changes); unrelated photos reach 0.72.",
+        "local features (crops 0.74-0.89, a 90-degree rotation 0.66, an exposure change 0.80); unrelated photos reach 0.72.",
     )
     min_inliers: int = Field(
         15, ge=4,
@@ -271,14 +277,45 @@ class GroupingSettings(_Section):
         0.75, ge=0, le=1,
         description="Least embedding cosine between consecutive shots within burst_seconds for them to be one moment.",
     )
+    minute_moment_cosine: float = Field(
+        0.85, ge=0, le=1,
+        description="The same for capture times that give only the minute (seconds 00, no camera time with "
+        "other seconds): such shots may be a minute apart, so they must look more alike.",
+    )
+    chain_cosine: float = Field(
+        0.55, ge=0, le=1,
+        description="Against chaining: a burst continues only while each new frame has at least this cosine with "
+        "its run's first frame, and two groups merge only while their mean embeddings reach it (copies always merge).",
+    )
+    bracket_seconds: float = Field(
+        2.0, ge=0,
+        description="Largest gap between consecutive frames of an exposure bracket (kept whole).",
+    )
+    bracket_min_ev: float = Field(
+        1.0, ge=0,
+        description="Frames without distinct exposure biases are bracket frames when their exposures "
+        "(time, aperture, ISO) differ by at least this many EV.",
+    )
+    panorama_seconds: float = Field(
+        10.0, ge=0,
+        description="Largest gap between consecutive frames of a panorama sequence (kept whole).",
+    )
+    panorama_min_shift: float = Field(
+        0.15, ge=0, le=1,
+        description="Least shift between consecutive panorama frames, as a share of the frame.",
+    )
+    panorama_max_shift: float = Field(
+        0.85, ge=0, le=1,
+        description="Largest shift between consecutive panorama frames, as a share of the frame (they must overlap).",
+    )
     neighbours: int = Field(
         8, ge=1, le=100,
-        description="Nearest neighbours looked up per photo in the approximate-nearest-neighbour index.",
+        description="Nearest neighbours looked up per photo by embedding (exactly or in the approximate index).",
     )
     exact_below: int = Field(
         10_000, ge=0,
-        description="Libraries with fewer photos than this compare every embedding exactly; "
-        "larger ones use the approximate index (usearch).",
+        description="Libraries with fewer photos than this compare every embedding exactly (block by block); "
+        "larger ones use the approximate index (PCA to 64 dimensions + usearch HNSW).",
     )
 
 

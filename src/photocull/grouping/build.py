@@ -1,0 +1,142 @@
+"""From photos to groups: every kind of link, then one union-find over them.
+
+1. Same photo: identical bytes, RAW+JPEG pairs (:mod:`.duplicates`).
+2. Neighbour candidates from the embedding index, O(n k) pairs (:mod:`.index`),
+   classified as copies, near-duplicates or, verified, the same scene (:mod:`.moments`).
+3. Keep-all sets: brackets and panoramas (:mod:`.sets`). Their frames are
+   linked only to each other and to copies of themselves, so a bracket never
+   swallows the ordinary shots around it, nor they it.
+4. Bursts along each camera's timeline (:mod:`.moments`).
+5. Union-find, links taken from the closest relation to the loosest and, within
+   one, the most similar first. A link that would grow a group of two or more
+   (other than a copy or a keep-all set's) joins only while the two sides' mean
+   embeddings reach ``chain_cosine``: a run of look-alikes cannot grow into one huge group.
+
+Everything is O(n k) apart from sorting; verification (ORB, ~15-40 ms a photo
+once, ~2 ms a pair) runs only on candidate pairs between ``verify_cosine``
+and ``near_duplicate_cosine`` and on consecutive frames that could be a panorama.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from photocull.config import GroupingSettings
+from photocull.grouping.duplicates import exact_links, raw_jpeg_links
+from photocull.grouping.groups import RELATIONS, Group, GroupingInput, GroupKind, Link
+from photocull.grouping.index import candidate_pairs
+from photocull.grouping.moments import burst_links, similar_links
+from photocull.grouping.sets import bracket_sets, panorama_sets
+from photocull.grouping.verify import Verifier
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+SAME_PHOTO = ("exact", "copy", "raw_jpeg")  # relations that always merge: both files show one picture
+KIND_OF: dict[str, GroupKind] = {
+    "exact": "duplicates", "copy": "duplicates", "raw_jpeg": "duplicates",
+    "near_duplicate": "near_duplicates", "same_scene": "moment", "burst": "moment",
+    "bracket": "bracket", "panorama": "panorama",
+}
+
+
+def find_groups(data: GroupingInput, settings: GroupingSettings, *, verify: bool = True,
+                on_progress: Progress | None = None) -> list[Group]:
+    """Groups of two or more photos, members in capture order, groups in the order of their first member.
+
+    ``verify=False`` skips the local-feature checks (no photo is read again):
+    rotated and cropped copies and same-scene pairs below ``near_duplicate_cosine``
+    are then missed, and no panorama is found. ``on_progress(stage, done, total)``
+    is called as stages advance ("neighbours", "verifying", "links").
+    """
+    items, vectors = data.items, data.vectors
+    verifier = Verifier([it.path for it in items], settings.min_inliers) if verify else None
+    links = list(exact_links(items)) + list(raw_jpeg_links(items))
+    a, b, cosine = candidate_pairs(vectors, settings.neighbours, min(settings.verify_cosine, settings.copy_cosine),
+                                   settings.exact_below, on_progress)
+    links += similar_links(items, a, b, cosine, settings, verifier, on_progress)
+
+    sets = {"bracket": bracket_sets(items, vectors, settings, verifier)}
+    in_set = {i for s in sets["bracket"] for i in s}
+    if verifier is not None:
+        sets["panorama"] = panorama_sets(items, settings, verifier, in_set)
+        in_set |= {i for s in sets["panorama"] for i in s}
+    links += burst_links(items, vectors, settings)
+    links = [link for link in links if link.relation in SAME_PHOTO or not {link.a, link.b} & in_set]
+    for kind, runs in sets.items():
+        for run in runs:
+            links += [Link(p, q, kind, _set_detail(kind, data, p, q)) for p, q in zip(run, run[1:])]
+    if on_progress:
+        on_progress("links", len(links), len(links))
+    return _groups(data, links, settings.chain_cosine)
+
+
+def _groups(data: GroupingInput, links: list[Link], chain_cosine: float) -> list[Group]:
+    items, vectors = data.items, data.vectors
+    has_vectors = vectors.size > 0
+    parent = list(range(len(items)))
+    sums: dict[int, np.ndarray] = {}  # root -> sum of its members' vectors (only for groups of two or more)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def total(r: int) -> np.ndarray:
+        return sums[r] if r in sums else vectors[r]
+
+    def similarity(link: Link) -> float:
+        return float(vectors[link.a] @ vectors[link.b]) if has_vectors else 0.0
+
+    order = sorted(links, key=lambda l: (RELATIONS.index(l.relation), -similarity(l), l.a, l.b))
+    for link in order:
+        ra, rb = root(link.a), root(link.b)
+        if ra == rb:
+            continue
+        if has_vectors and link.relation not in SAME_PHOTO and link.relation not in ("bracket", "panorama"):
+            sa, sb = total(ra), total(rb)
+            na, nb = np.linalg.norm(sa), np.linalg.norm(sb)
+            if na and nb and (ra in sums or rb in sums) and float(sa @ sb) / (na * nb) < chain_cosine:
+                continue
+        keep, gone = min(ra, rb), max(ra, rb)
+        parent[gone] = keep
+        if has_vectors:
+            sums[keep] = total(ra) + total(rb)
+            sums.pop(gone, None)
+
+    members: dict[int, list[int]] = {}
+    for i in range(len(items)):
+        members.setdefault(root(i), []).append(i)
+    by_root: dict[int, list[Link]] = {}
+    seen: set[tuple[int, int]] = set()
+    for link in order:  # closest relation first: one link per pair, the closest
+        pair = (min(link.a, link.b), max(link.a, link.b))
+        r = root(link.a)
+        if r == root(link.b) and pair not in seen:
+            seen.add(pair)
+            by_root.setdefault(r, []).append(link)
+
+    def when(i: int) -> tuple:
+        t = items[i].capture_timestamp
+        return (t is None, t or 0.0, items[i].path)
+
+    groups = []
+    for r, group in members.items():
+        if len(group) < 2:
+            continue
+        group_links = by_root.get(r, [])
+        loosest = max((l.relation for l in group_links), key=RELATIONS.index)
+        groups.append(Group(KIND_OF[loosest], sorted(group, key=when), group_links))
+    return sorted(groups, key=lambda g: when(g.members[0]))
+
+
+def _set_detail(kind: str, data: GroupingInput, p: int, q: int) -> str:
+    a, b = data.items[p], data.items[q]
+    gap = (b.capture_timestamp or 0.0) - (a.capture_timestamp or 0.0)
+    if kind == "panorama":
+        return f"next frame of a panorama, {gap:.1f} s later"
+    bias = "" if a.exposure_bias is None or b.exposure_bias is None else \
+        f", exposure bias {a.exposure_bias:+g} then {b.exposure_bias:+g} EV"
+    return f"exposure bracket, {gap:.1f} s apart{bias}"
