@@ -263,6 +263,25 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL             -- JSON
     ) WITHOUT ROWID;
     """,
+    # 6: what photocull last wrote to or read from each XMP sidecar (and the rating
+    # embedded in each photo), so its own sidecars are never read back as the
+    # user's decisions while one changed by another tool is (catalog/sidecars.py).
+    """
+    CREATE TABLE sidecars (
+        path TEXT NOT NULL,             -- the sidecar (kind 'embedded': the photo itself), as files.path
+        kind TEXT NOT NULL CHECK (kind IN ('sidecar', 'embedded')),
+        photo TEXT NOT NULL,            -- the photo it belongs to (files.path)
+        size INTEGER,                   -- as last written or read
+        mtime_ns INTEGER,
+        rating INTEGER,                 -- xmp:Rating: -1 rejected, 0..5
+        label TEXT,                     -- red, yellow, green, blue, purple
+        pick INTEGER,                   -- digiKam:PickLabel: 0 none, 1 rejected, 2 pending, 3 accepted
+        source TEXT NOT NULL CHECK (source IN ('written', 'read')),
+        updated REAL NOT NULL,
+        PRIMARY KEY (path, kind)
+    ) WITHOUT ROWID;
+    CREATE INDEX sidecars_by_photo ON sidecars (photo);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

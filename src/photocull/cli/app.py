@@ -22,6 +22,7 @@ from rich.table import Table
 from photocull.catalog.store import Catalog, default_catalog_path
 from photocull.cli.explain import explain_photo
 from photocull.cli.people import people_app
+from photocull.cli.decide import register as register_decisions
 from photocull.cli.options import (
     CatalogOption, ConfigOption, JsonOption, err, listing_base, open_catalog, out, shown_path,
 )
@@ -32,6 +33,7 @@ from photocull.models import store
 from photocull.models.known import MODELS
 from photocull.errors import FatalError
 from photocull.export.faces_csv import write_faces_csv
+from photocull.export.xmp import import_changes as import_xmp
 from photocull.export.scores_csv import write_scores_csv
 from photocull.pipeline.scan import ScanReport, scan as run_scan
 from photocull.ranking.face_rules import best_by_faces, judge_faces, with_verdicts
@@ -49,6 +51,7 @@ models_app = typer.Typer(help="The neural networks' weights: status and fetching
 app.add_typer(models_app, name="models")
 app.add_typer(people_app, name="people")
 app.command()(search)
+register_decisions(app, export_app)  # decide, trash, undo, export xmp|keepers|people|zip
 
 
 def main() -> None:
@@ -113,8 +116,11 @@ def scan(
             progress.stop()
             err.print("[yellow]interrupted:[/] everything finished so far is saved; run the same command to continue.")
             sys.exit(130)
+        read_back = import_xmp(cat)  # sidecars changed by another tool: the user's decisions (docs/export.md)
     for path, reason in report.problems:
         err.print(f"[red]skipped input[/] {path}: {reason}")
+    if read_back.imported and not as_json:
+        err.print(f"read back {len(read_back.imported)} decisions from XMP sidecars changed by another tool")
     if as_json:
         print(json.dumps(_report_dict(report)))
     else:

@@ -1,0 +1,97 @@
+"""``photocull export zip``: the keepers in one ZIP, with their sidecars and ``photo_scores.csv``.
+
+Entries are stored, not deflated (JPEG and RAW data do not compress), under
+their path relative to the catalog's root; files are streamed into the
+archive in chunks, so memory stays small whatever their size. Names are
+made safe (no absolute paths, no ``..``, no duplicates). The archive is
+written beside its final name and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from photocull.catalog.sidecars import Sidecars
+from photocull.catalog.store import Catalog
+from photocull.config import RuleSettings
+from photocull.export.common import Listing, adobe_owners, existing_sidecars, relative_name, select_files
+from photocull.export.scores_csv import write_scores_csv
+
+SCORES_NAME = "photo_scores.csv"
+
+
+@dataclass
+class ZipReport:
+    path: str
+    photos: int = 0
+    sidecars: int = 0
+    bytes: int = 0  # of the files put in
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def write_zip(catalog: Catalog, output: Path, rules: RuleSettings, include_undecided: bool = False,
+              under: Path | None = None) -> ZipReport:
+    output = output.resolve()
+    report = ZipReport(str(output))
+    keepers = select_files(catalog, include_undecided, under)
+    owners = adobe_owners([catalog.resolve(k) for k in Sidecars(catalog).readable_keys()])
+    listing = Listing()
+    used: set[str] = {SCORES_NAME.lower()}
+    partial = output.with_name(f".{output.name}.photocull-partial")
+    try:
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for item in keepers:
+                name = relative_name(catalog, item.key)
+                if item.path == output or item.path == partial:
+                    continue
+                try:
+                    arcname = _unique(safe_name(name), used)
+                    archive.write(item.path, arcname)
+                    report.photos += 1
+                    report.bytes += item.path.stat().st_size
+                except OSError as exc:
+                    report.problems.append((str(item.path), exc.strerror or str(exc)))
+                    continue
+                for sidecar in existing_sidecars(item.path, item.path in owners, listing):
+                    side_name = arcname + sidecar.name[len(item.path.name):] if sidecar.name.lower().startswith(
+                        item.path.name.lower() + ".") else str(PurePosixPath(arcname).with_suffix("")) + \
+                        sidecar.name[len(item.path.stem):]
+                    try:
+                        archive.write(sidecar, _unique(side_name, used))
+                        report.sidecars += 1
+                        report.bytes += sidecar.stat().st_size
+                    except OSError as exc:
+                        report.problems.append((str(sidecar), exc.strerror or str(exc)))
+            with tempfile.TemporaryDirectory() as folder:
+                scores = Path(folder) / SCORES_NAME
+                write_scores_csv(catalog, scores, rules)
+                archive.write(scores, SCORES_NAME)
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+    return report
+
+
+def safe_name(name: PurePosixPath) -> str:
+    """A relative entry name with no ``..``, no empty parts, no drive or control characters."""
+    parts = []
+    for part in name.parts:
+        part = "".join("_" if ord(c) < 32 or c in "\\:" else c for c in part)
+        if part in ("", ".", "..", "/"):
+            continue
+        parts.append(part.encode("utf-8", "replace").decode("utf-8"))
+    return "/".join(parts) or "unnamed"
+
+
+def _unique(name: str, used: set[str]) -> str:
+    candidate, n = name, 0
+    while candidate.lower() in used:
+        n += 1
+        path = PurePosixPath(name)
+        candidate = str(path.with_name(f"{path.stem} ({n}){path.suffix}"))
+    used.add(candidate.lower())
+    return candidate

@@ -1,0 +1,172 @@
+"""What the file exports share: which files are keepers, where a file goes, its sidecars, safe writes.
+
+Keepers are the readable files whose effective flag (the user's, else the
+program's) is ``keep``; with ``include_undecided``, also those with no flag
+at all. Rejects are never keepers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from photocull.catalog.sidecars import Sidecars, effective
+from photocull.catalog.store import Catalog
+
+# Rendered formats: beside a RAW of the same name, the RAW owns the Adobe-style sidecar.
+RENDERED = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".heic", ".heif", ".hif", ".webp", ".avif",
+            ".gif", ".bmp", ".mpo", ".jxl"}
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """A file chosen for an export: its catalog key, where it is, and its decision."""
+
+    key: str
+    path: Path
+    flag: str | None
+    rating: int | None
+    label: str | None
+
+
+def select_files(catalog: Catalog, include_undecided: bool = False, under: Path | None = None,
+                 flag: str = "keep") -> list[Selected]:
+    """Readable files whose effective flag is ``flag`` (and, with ``include_undecided``, unflagged ones)."""
+    decided = effective(catalog)
+    chosen = []
+    for key in Sidecars(catalog).readable_keys():
+        f, rating, label, _ = decided.get(key, (None, None, None, False))
+        if f == flag or (include_undecided and f is None):
+            path = catalog.resolve(key)
+            if under is None or path.is_relative_to(under):
+                chosen.append(Selected(key, path, f, rating, label))
+    return chosen
+
+
+def relative_name(catalog: Catalog, key: str) -> PurePosixPath:
+    """Where a file goes inside an export tree: its path under the catalog's root folder
+    (a file outside it: its absolute path without the leading ``/`` or drive)."""
+    path = catalog.resolve(key)
+    if catalog.root is not None and path.is_relative_to(catalog.root):
+        return PurePosixPath(path.relative_to(catalog.root).as_posix())
+    return PurePosixPath(*[p for p in path.parts[1:]] or [path.name])
+
+
+def adobe_owners(paths: list[Path]) -> set[Path]:
+    """The photos that may use the Adobe-style sidecar ``NAME.xmp``.
+
+    ``IMG_1.CR2`` and ``IMG_1.JPG`` would share ``IMG_1.xmp``: the RAW owns it
+    (Lightroom's convention for RAW+JPEG pairs). Two rendered files or two RAWs
+    of one name both lose it and use only ``NAME.EXT.xmp``.
+    """
+    by_stem: dict[tuple[Path, str], list[Path]] = {}
+    for path in paths:
+        by_stem.setdefault((path.parent, path.stem.lower()), []).append(path)
+    owners = set()
+    for group in by_stem.values():
+        if len(group) == 1:
+            owners.add(group[0])
+            continue
+        raws = [p for p in group if p.suffix.lower() not in RENDERED]
+        if len(raws) == 1:
+            owners.add(raws[0])
+    return owners
+
+
+def sidecar_names(photo: Path, adobe: bool) -> list[Path]:
+    """The sidecar paths a photo may have: ``NAME.EXT.xmp`` (darktable, digiKam), then ``NAME.xmp`` (Adobe)."""
+    names = [photo.with_name(photo.name + ".xmp")]
+    if adobe:
+        names.append(photo.with_name(photo.stem + ".xmp"))
+    return names
+
+
+class Listing:
+    """Each folder's entries, listed once (a stat per photo would be slower on a big archive)."""
+
+    def __init__(self) -> None:
+        self._names: dict[Path, dict[str, str]] = {}
+
+    def find(self, wanted: Path) -> Path | None:
+        """The existing file named ``wanted``, its ``.xmp`` suffix matched in any case."""
+        names = self._names.get(wanted.parent)
+        if names is None:
+            try:
+                entries = os.listdir(wanted.parent)
+            except OSError:
+                entries = []
+            names = {}
+            for entry in entries:
+                names.setdefault(_fold(entry), entry)
+            self._names[wanted.parent] = names
+        found = names.get(_fold(wanted.name))
+        return wanted.parent / found if found is not None else None
+
+
+def _fold(name: str) -> str:
+    return name[:-4] + ".xmp" if name.lower().endswith(".xmp") else name
+
+
+def existing_sidecars(photo: Path, adobe: bool, listing: Listing | None = None) -> list[Path]:
+    listing = listing or Listing()
+    return [found for name in sidecar_names(photo, adobe) if (found := listing.find(name)) is not None]
+
+
+def unique_destination(dest: Path, source: Path) -> tuple[Path, bool]:
+    """Where to put ``source`` at ``dest`` without overwriting a different file: (path, already there).
+
+    A file already at ``dest`` with the same bytes is reused; a different one
+    gets ``NAME (1).EXT``, ``NAME (2).EXT``…
+    """
+    candidate, n = dest, 0
+    while candidate.exists() or candidate.is_symlink():
+        if candidate.is_file() and same_bytes(candidate, source):
+            return candidate, True
+        n += 1
+        candidate = dest.with_name(f"{dest.stem} ({n}){dest.suffix}")
+    return candidate, False
+
+
+def same_bytes(a: Path, b: Path) -> bool:
+    try:
+        if a.stat().st_size != b.stat().st_size:
+            return False
+        if os.path.samefile(a, b):
+            return True
+        return sha256(a) == sha256(b)
+    except OSError:
+        return False
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sidecar_destination(photo_dest: Path, photo: Path, sidecar: Path) -> Path:
+    """A sidecar's new path beside ``photo_dest`` (the photo may have been renamed ``NAME (1).EXT``)."""
+    if sidecar.name.lower().startswith(photo.name.lower() + "."):
+        return photo_dest.with_name(photo_dest.name + sidecar.name[len(photo.name):])
+    return photo_dest.with_name(photo_dest.stem + sidecar.name[len(photo.stem):])
+
+
+def write_atomic_bytes(path: Path, data: bytes) -> None:
+    """Written beside, flushed to disk, then renamed over: readers see the old file or the new, never half."""
+    temporary = path.with_name(f".{path.name}.photocull-partial")
+    mode = None
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except OSError:
+        pass
+    with open(temporary, "wb") as stream:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+    if mode is not None:
+        os.chmod(temporary, mode)
+    os.replace(temporary, path)
