@@ -110,12 +110,12 @@ def _groups(data: GroupingInput, links: list[Link], chain_cosine: float) -> list
     for i in range(len(items)):
         members.setdefault(root(i), []).append(i)
     by_root: dict[int, list[Link]] = {}
-    seen: set[tuple[int, int]] = set()
-    for link in order:  # closest relation first: one link per pair, the closest
-        pair = (min(link.a, link.b), max(link.a, link.b))
+    seen: set[tuple[int, int, str]] = set()
+    for link in order:  # each relation once per pair: two burst frames may also be near-duplicates
+        key = (min(link.a, link.b), max(link.a, link.b), link.relation)
         r = root(link.a)
-        if r == root(link.b) and pair not in seen:
-            seen.add(pair)
+        if r == root(link.b) and key not in seen:
+            seen.add(key)
             by_root.setdefault(r, []).append(link)
 
     def when(i: int) -> tuple:
