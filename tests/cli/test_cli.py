@@ -24,15 +24,17 @@ def scenes(corpus, tmp_path_factory):
 
 
 def test_blurred_scenes_are_flagged_and_sharp_ones_are_not(scenes):
-    rows = json.loads(run_cli("top", scenes, "-n", "1000", "--json").stdout)
+    rows = json.loads(run_cli("top", scenes, "-n", "1000", "--all-frames", "--json").stdout)
     flagged = {r["path"].rsplit("/", 1)[-1] for r in rows if r["blurry"]}
     assert flagged == BLURRED
 
 
 def test_top_lists_best_first(scenes):
-    rows = json.loads(run_cli("top", scenes, "-n", "5", "--json").stdout)
+    rows = json.loads(run_cli("top", scenes, "-n", "5", "--json").stdout)  # the composite score
     assert len(rows) == 5
-    scores = [r["technical_score"] for r in rows]
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    by_technical = json.loads(run_cli("top", scenes, "-n", "5", "--by", "technical", "--json").stdout)
+    scores = [r["technical_score"] for r in by_technical]
     assert scores == sorted(scores, reverse=True)
     table = run_cli("top", scenes, "-n", "5").stdout
     assert "Best 5 photos" in table and rows[0]["path"].rsplit("/", 1)[-1] in table

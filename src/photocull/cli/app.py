@@ -21,6 +21,7 @@ from rich.table import Table
 
 from photocull.catalog.store import Catalog, default_catalog_path
 from photocull.cli.explain import explain_photo
+from photocull.cli.groups import WeightOption, checked_weights, cull, groups, learn
 from photocull.cli.people import people_app
 from photocull.cli.decide import register as register_decisions
 from photocull.cli.options import (
@@ -36,6 +37,7 @@ from photocull.export.faces_csv import write_faces_csv
 from photocull.export.xmp import import_changes as import_xmp
 from photocull.export.scores_csv import write_scores_csv
 from photocull.pipeline.scan import ScanReport, scan as run_scan
+from photocull.ranking.cull import cull as run_cull, summary_line, top_photos
 from photocull.ranking.face_rules import best_by_faces, judge_faces, with_verdicts
 
 app = typer.Typer(
@@ -52,6 +54,9 @@ app.add_typer(models_app, name="models")
 app.add_typer(people_app, name="people")
 app.command()(search)
 register_decisions(app, export_app)  # decide, trash, undo, export xmp|keepers|people|zip
+app.command()(cull)
+app.command()(groups)
+app.command()(learn)
 
 
 def main() -> None:
@@ -79,6 +84,8 @@ def scan(
         help="Comma-separated analysers to run: technical, fingerprints, aesthetic (NIMA), "
         "embedding (EfficientNet-Lite0), faces (eyes, smile, people), clip (optional, needs internet once). "
         "'+clip' adds to the configured set, '-faces' leaves one out. Default: scan.analysers.")] = None,
+    no_cull: Annotated[bool, typer.Option("--no-cull", help="Do not run the cull (groups, picks, automatic "
+                                          "decisions) at the end of a scan that changed anything.")] = False,
 ) -> None:
     """Scan photos into the catalog: decode, measure, fingerprint, score. Unchanged files are skipped.
 
@@ -116,15 +123,20 @@ def scan(
             progress.stop()
             err.print("[yellow]interrupted:[/] everything finished so far is saved; run the same command to continue.")
             sys.exit(130)
+        culled = None
+        if not no_cull and (report.processed or report.missing):
+            culled = run_cull(cat, settings)  # groups and automatic decisions; the user's are kept
         read_back = import_xmp(cat)  # sidecars changed by another tool: the user's decisions (docs/export.md)
     for path, reason in report.problems:
         err.print(f"[red]skipped input[/] {path}: {reason}")
     if read_back.imported and not as_json:
         err.print(f"read back {len(read_back.imported)} decisions from XMP sidecars changed by another tool")
     if as_json:
-        print(json.dumps(_report_dict(report)))
+        print(json.dumps(_report_dict(report) | {"cull": None if culled is None else asdict(culled)}))
     else:
         _print_report(report)
+        if culled is not None:
+            err.print(summary_line(culled) + " (see [bold]photocull groups[/])")
 
 
 def _analyser_list(option: str | None, configured: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -143,7 +155,7 @@ def _analyser_list(option: str | None, configured: tuple[str, ...]) -> tuple[str
     return tuple(names)
 
 
-SORT_KEYS = {"technical": "technical_score", "aesthetic": "nima_mean", "clip": "clip_aesthetic",
+SORT_KEYS = {"score": None, "technical": "technical_score", "aesthetic": "nima_mean", "clip": "clip_aesthetic",
              "sharpness": "sharpness", "faces": "face_score"}
 
 
@@ -151,12 +163,19 @@ SORT_KEYS = {"technical": "technical_score", "aesthetic": "nima_mean", "clip": "
 def top(
     path: Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it).")] = Path("."),
     n: Annotated[int, typer.Option("-n", "--count", min=1, help="How many photos to list.")] = 50,
-    by: Annotated[str, typer.Option("--by", help=f"Order by: {', '.join(SORT_KEYS)}.")] = "technical",
+    by: Annotated[str, typer.Option("--by", help=f"Order by: {', '.join(SORT_KEYS)} (score: the composite "
+                                    "score of docs/ranking.md).")] = "score",
+    all_frames: Annotated[bool, typer.Option("--all-frames", help="With --by score: list every member of a "
+                                             "group, not just its best (groups from the last cull).")] = False,
+    weight: WeightOption = None,
     catalog: CatalogOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List the best photos, best first, by technical score (or --by aesthetic, clip, sharpness, faces).
+    """List the best photos, best first, by the composite score (or --by technical, aesthetic, clip, sharpness, faces).
+
+    The composite score weighs technical quality, aesthetics and faces ([ranking]
+    weights, the learned ones, or --weight); one photo per group by default.
 
     --by faces ranks photos with faces by the face rules (docs/faces.md): no
     main person blinking, then the role-weighted face score.
@@ -167,7 +186,10 @@ def top(
         err.print(f"--by takes one of {', '.join(SORT_KEYS)}")
         raise typer.Exit(1)
     with open_catalog(path, catalog) as cat:
-        if by == "faces":
+        if by == "score":
+            rows = top_photos(cat, load_settings(config), weights=checked_weights(weight), n=n,
+                              one_per_group=not all_frames)
+        elif by == "faces":
             photos = with_verdicts(cat.photos(), cat.faces(), load_settings(config).rules)
             rows = [p for p in best_by_faces(photos) if p["face_score"] is not None][:n]
         else:
@@ -198,7 +220,8 @@ def top(
             verdict = "rejected" if row["face_rejected"] else _number(row["face_score"], ".2f")
             table.add_row(str(rank), str(shown), verdict, row["face_issues"])
             continue
-        table.add_row(str(rank), str(shown), _number(row.get("technical_score"), ".0f"),
+        score = _number(row["score"], ".2f") if by == "score" else _number(row.get("technical_score"), ".0f")
+        table.add_row(str(rank), str(shown), score,
                       _number(row.get("nima_mean"), ".2f"), _number(row.get("sharpness"), ".2f"),
                       _number(row.get("exposure_ev"), "+.1f", " EV"), flags, taken)
     out.print(table)

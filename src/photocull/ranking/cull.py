@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 # (lowest composite score, stars), highest band first
 RATING_BANDS: tuple[tuple[float, int], ...] = ((0.85, 5), (0.72, 4), (0.6, 3), (0.45, 2), (0.0, 1))
 
-Progress = Callable[[str], None]
+Progress = Callable[[str, int, int], None]  # (stage, done, total), as grouping.build reports
 
 
 @dataclass(slots=True)
@@ -136,7 +136,10 @@ def cull(catalog: Catalog, settings: Settings, *, weights: Weights | str | Mappi
     from photocull.grouping.inputs import load_input
 
     started = time.perf_counter()
-    say = on_progress or (lambda _stage: None)
+
+    def say(stage: str) -> None:
+        if on_progress is not None:
+            on_progress(stage, 0, 1)
     say("reading the catalog")
     data = load_input(catalog)
     scored = score_catalog(catalog, settings, weights)

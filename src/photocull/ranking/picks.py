@@ -151,7 +151,7 @@ def rank_group(group: Group, items: Sequence[PhotoItem], photos: Mapping[str, Ma
         reason = keep_all_reason(group.kind, len(ordered))
     else:
         reason = pick_reason(shots[first], [shots[m] for m in ranked_reps[1:]], rule_reason.get(first),
-                             [shots[m] for m in copy_of if copy_of[m] == first])
+                             [shots[m] for m in ranked_copies if copy_of[m] == first])
     members = []
     for rank, m in enumerate(ordered, 1):
         if m == first:

@@ -78,12 +78,14 @@ def pick_reason(pick: Shot, rivals: Sequence[Shot], rule: str | None = None,
         phrases.append((100.0, rule))
     if rivals:
         phrases += _advantages(pick, rivals)
+    elif copies and not rule:  # copies of one photo, the best kept: say what made it the best
+        phrases += _advantages(pick, copies)
     chosen = [text for _, text in sorted(phrases, key=lambda p: -p[0])[:MAX_PHRASES]]
     if not chosen:
         if rivals:
             chosen = [f"highest score ({_score(pick)} vs {_score(rivals[0])})"]
         elif copies:
-            chosen = [f"best of {len(copies) + 1} copies of one photo"]
+            chosen = [f"best of {len(copies) + 1} copies of one photo (score {_score(pick)} vs {_score(copies[0])})"]
         else:
             chosen = ["the only photo"]
     return "; ".join(chosen)
@@ -98,7 +100,10 @@ def loser_reason(shot: Shot, pick: Shot, *, copy: bool = False, rule: str | None
     if copy:
         same = shot.item.content_hash == pick.item.content_hash
         text = "identical file to the pick" if same else f"{_kind(shot.item)} copy of the pick"
-        return f"{text} ({rule})" if rule else text
+        if rule:
+            return f"{text} ({rule})"
+        worse = sorted(_deficits(shot, pick), key=lambda p: -p[0])[:2]
+        return "; ".join([text] + [t for _, t in worse])
     found = _deficits(shot, pick)
     if not found:
         return f"lower score ({_score(shot)} vs {_score(pick)})"
