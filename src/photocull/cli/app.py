@@ -28,6 +28,7 @@ from photocull.cli.options import (
     CatalogOption, ConfigOption, JsonOption, err, listing_base, open_catalog, out, shown_path,
 )
 from photocull.cli.progress import ScanProgress
+from photocull.cli.report import report
 from photocull.cli.search import search
 from photocull.config import ConfigError, Settings, load_settings
 from photocull.models import store
@@ -57,6 +58,7 @@ register_decisions(app, export_app)  # decide, trash, undo, export xmp|keepers|p
 app.command()(cull)
 app.command()(groups)
 app.command()(learn)
+app.command()(report)
 
 
 def main() -> None:
