@@ -229,7 +229,7 @@ def test_file_names_that_are_not_utf8_are_scanned_and_listed(tmp_path):
     report = scan_json(tmp_path / "p")
     assert (report["files"], report["analysed"], report["unreadable"]) == (2, 2, 0)
     assert scan_json(tmp_path / "p")["skipped"] == 2
-    listed = run_cli("top", tmp_path / "p", "--json").stdout
+    listed = run_cli("top", tmp_path / "p", "--all-frames", "--json").stdout
     assert "caf\\ufffd.jpg" in listed
     run_cli("export", "csv", tmp_path / "p", "-o", tmp_path / "scores.csv")
     assert "caf\ufffd.jpg" in (tmp_path / "scores.csv").read_text(encoding="utf-8")

@@ -89,3 +89,16 @@ def test_reasons_name_closed_eyes_and_sharper_faces(library) -> None:
     assert "sharper face of Ana" in reason
     assert loser_reason(others[0], pick).startswith("Ana's eyes closed")
     assert "1.2 EV darker" in loser_reason(others[2], pick)
+
+
+def test_a_face_rejected_shot_ranks_below_every_other_whatever_its_score(library) -> None:
+    from photocull.ranking.composite import Weights, combine
+
+    data, scored, index = _setup(library)
+    a, b, c = index["scenes/leuvenA.jpg"], index["scenes/leuvenB.jpg"], index["scenes/building.jpg"]
+    scores = dict(scored.scores)
+    scores[data.items[a].path] = combine({"technical": 1.0, "aesthetic": 1.0, "faces": 0.9}, Weights(), rejected=True)
+    group = Group("moment", [a, b, c], [Link(a, b, "burst", "1 s"), Link(b, c, "burst", "1 s")])
+    ranked = rank_group(group, data.items, scored.by_path, scored.faces, scores)
+    assert ranked.members[-1].index == a and ranked.members[-1].reason == "rejected by the face rules"
+    assert scores[data.items[a].path].base > max(scores[data.items[m].path].base for m in (b, c))

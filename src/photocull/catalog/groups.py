@@ -64,7 +64,7 @@ class Groups:
 
     def all(self, kind: str | None = None, limit: int | None = None) -> list[StoredGroup]:
         """Every stored group (or those of ``kind``), by id (largest first), with its members by rank."""
-        where, params = "", []
+        where, params = "", list[object]()
         if kind is not None:
             where, params = "WHERE kind = ?", [kind]
         sql = f"SELECT id, kind, keep_all, pick, reason FROM groups {where} ORDER BY id"

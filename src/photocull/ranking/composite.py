@@ -60,11 +60,17 @@ class Weights:
     def as_dict(self) -> dict[str, float]:
         return {name: getattr(self, name) for name in TERMS}
 
+    @classmethod
+    def from_dict(cls, values: Mapping[str, float], source: str) -> Weights:
+        """Weights named by term (a missing term weighs 0)."""
+        return cls(float(values.get("technical", 0.0)), float(values.get("aesthetic", 0.0)),
+                   float(values.get("faces", 0.0)), source)
+
     def normalised(self) -> Weights:
         total = sum(self.as_dict().values())
         if total <= 0:
             return Weights(1 / 3, 1 / 3, 1 / 3, self.source)
-        return Weights(*(getattr(self, n) / total for n in TERMS), source=self.source)
+        return Weights.from_dict({n: v / total for n, v in self.as_dict().items()}, self.source)
 
     def describe(self) -> str:
         norm = self.normalised()
@@ -174,11 +180,11 @@ def resolve_weights(ranking: RankingSettings, catalog: Catalog | None = None,
     if ranking.use_learned and catalog is not None:
         learned = catalog.get_state(LEARNED_STATE_KEY)
         if learned and isinstance(learned.get("weights"), dict):
-            base = Weights(*(float(learned["weights"].get(n, 0.0)) for n in TERMS), source="learned")
+            base = Weights.from_dict(learned["weights"], "learned")
     changes = parse_weights(override) if isinstance(override, str) else dict(override or {})
     if changes:
         values = base.as_dict() | changes
         if sum(values.values()) <= 0:
             raise WeightError("--weight: at least one weight must be above 0")
-        base = Weights(*(values[n] for n in TERMS), source="command line")
+        base = Weights.from_dict(values, "command line")
     return base

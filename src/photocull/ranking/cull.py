@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from photocull.catalog.decisions import AutoDecision
@@ -141,7 +141,7 @@ def cull(catalog: Catalog, settings: Settings, *, weights: Weights | str | Mappi
         if on_progress is not None:
             on_progress(stage, 0, 1)
     say("reading the catalog")
-    data = load_input(catalog)
+    data = _with_stored_keys(catalog, load_input(catalog))
     scored = score_catalog(catalog, settings, weights)
     say("grouping")
     groups = find_groups(data, settings, on_progress=on_progress)
@@ -177,13 +177,24 @@ def cull(catalog: Catalog, settings: Settings, *, weights: Weights | str | Mappi
         else:
             report.reject += 1
             report.reject_bytes += size_of.get(decision.key, 0)
-    report.ratings = dict(sorted(Counter(d.rating for d in decided.values()).items()))
-    for decision in catalog.decisions.all():
-        if decision.by_user:
+    report.ratings = dict(sorted(Counter(d.rating or 0 for d in decided.values()).items()))
+    for stored in catalog.decisions.all():
+        if stored.by_user:
             report.user_decisions += 1
-            report.user_overrides += decision.user_flag is not None and decision.user_flag != decision.auto_flag
+            report.user_overrides += stored.user_flag is not None and stored.user_flag != stored.auto_flag
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _with_stored_keys(catalog: Catalog, data: GroupingInput) -> GroupingInput:
+    """The items with the keys the catalog stores: a file name that is not UTF-8 is printed with U+FFFD,
+    and the printed path no longer leads back to its stored (escaped) key."""
+    from photocull.catalog.store import printable
+
+    keys = {printable(catalog.resolve(key)): key for key in catalog.file_states()}
+    if all(keys.get(item.path, item.key) == item.key for item in data.items):
+        return data
+    return GroupingInput([replace(item, key=keys.get(item.path, item.key)) for item in data.items], data.vectors)
 
 
 def _stored(group: RankedGroup) -> StoredGroup:
@@ -197,7 +208,7 @@ def top_photos(catalog: Catalog, settings: Settings, *, weights: Weights | str |
     """The best ``n`` photos by composite score (face-rejected ones penalised, see ranking.composite).
 
     With ``one_per_group`` (the default) a stored group (from the last cull) shows only its
-    best-ranked member, so a burst does not fill the list. Each row is the photo's catalog row
+    pick (rank 1: the keep rule's choice among copies), so a burst does not fill the list. Each row is the photo's catalog row
     with ``score``, ``score_terms`` (the breakdown), ``group`` and ``group_rank`` added.
     """
     scored = score_catalog(catalog, settings, weights)
@@ -209,16 +220,8 @@ def top_photos(catalog: Catalog, settings: Settings, *, weights: Weights | str |
         rows.append({**photo, "score": round(score.score, 4), "score_terms": score.as_dict()["terms"],
                      "group": group, "group_rank": rank})
     rows.sort(key=lambda r: (-r["score"], r["path"]))
-    if one_per_group:
-        seen: set[int] = set()
-        kept = []
-        for row in rows:
-            if row["group"] is not None:
-                if row["group"] in seen:
-                    continue
-                seen.add(row["group"])
-            kept.append(row)
-        rows = kept
+    if one_per_group:  # a group shows its pick (a keep-all group its best frame), where it ranks by score
+        rows = [row for row in rows if row["group"] is None or row["group_rank"] == 1]
     return rows[:n]
 
 

@@ -216,4 +216,4 @@ def learned_weights(catalog: Catalog) -> Weights | None:
     state = catalog.get_state(LEARNED_STATE_KEY)
     if not state or not isinstance(state.get("weights"), dict):
         return None
-    return Weights(*(float(state["weights"].get(n, 0.0)) for n in TERMS), source="learned")
+    return Weights.from_dict(state["weights"], "learned")

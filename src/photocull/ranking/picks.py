@@ -98,6 +98,8 @@ def choose_copy(members: Sequence[int], items: Sequence[PhotoItem], scores: Mapp
     if len(members) == 1:
         return best, None
     others = [m for m in members if m != best]
+    if all(items[m].content_hash == items[best].content_hash for m in others):  # no rule can tell them apart
+        return best, f"identical file{'s' if len(others) > 1 else ''}: kept the first by path"
     if keep_rule == "largest":
         chosen = min(members, key=lambda m: (-pixels(m), -items[m].size, best_key(m)))
         it = items[chosen]
@@ -111,12 +113,10 @@ def choose_copy(members: Sequence[int], items: Sequence[PhotoItem], scores: Mapp
         preferred = [m for m in members if test(items[m])]
         if preferred and len(preferred) < len(members):
             chosen = min(preferred, key=best_key)
-            others = {_format_name(items[m]) for m in members if not test(items[m])}
+            formats = {_format_name(items[m]) for m in members if not test(items[m])}
             name = "RAW" if keep_rule == "raw" else "HEIC"
-            return chosen, f"{name} kept over its {' and '.join(sorted(others))}"
+            return chosen, f"{name} kept over its {' and '.join(sorted(formats))}"
         return best, None
-    if all(items[m].content_hash == items[best].content_hash for m in others):
-        return best, f"identical file{'s' if len(others) > 1 else ''}: kept the first by path"
     return best, None
 
 
@@ -152,7 +152,7 @@ def rank_group(group: Group, items: Sequence[PhotoItem], photos: Mapping[str, Ma
     else:
         reason = pick_reason(shots[first], [shots[m] for m in ranked_reps[1:]], rule_reason.get(first),
                              [shots[m] for m in ranked_copies if copy_of[m] == first])
-    members = []
+    ranked: list[RankedMember] = []
     for rank, m in enumerate(ordered, 1):
         if m == first:
             why = reason if not group.keep_all else "best frame; " + reason
@@ -161,9 +161,9 @@ def rank_group(group: Group, items: Sequence[PhotoItem], photos: Mapping[str, Ma
                                rule=rule_reason.get(copy_of[m]), keep_all=group.keep_all)
         else:
             why = loser_reason(shots[m], shots[first], keep_all=group.keep_all)
-        members.append(RankedMember(m, items[m].key, items[m].path, rank, group.relation_of(m) or "unknown",
+        ranked.append(RankedMember(m, items[m].key, items[m].path, rank, group.relation_of(m) or "unknown",
                                     scores[items[m].path], why))
-    return RankedGroup(group.kind, group.keep_all, members, reason)
+    return RankedGroup(group.kind, group.keep_all, ranked, reason)
 
 
 def _mb(size: int) -> str:

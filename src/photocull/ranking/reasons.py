@@ -146,6 +146,8 @@ def _advantages(pick: Shot, rivals: Sequence[Shot]) -> list[tuple[float, str]]:
                             "the other shot is blurry"))
     gap = _gap(pick, runner, "sharpness")
     if gap is not None and gap >= MIN_SHARPNESS_GAP:
+        if n == 1:  # "sharper than the other shot (1.00 vs 0.20)" says it all
+            phrases = [p for p in phrases if p[1] != "the other shot is blurry"]
         than = "the other shot" if n == 1 else "the next best"
         phrases.append((4 * gap, f"sharper than {than} ({pick.get('sharpness'):.2f} vs {runner.get('sharpness'):.2f})"))
     # exposure
