@@ -151,3 +151,55 @@ def test_cli_trash_and_undo(shoot: Path) -> None:
     assert "restored 1 files" in run_cli("undo", shoot).stderr
     assert tree_digest(shoot) == before
     assert run_cli("undo", shoot, check=False).returncode == 1
+
+
+def test_trash_to_another_file_system_copies_flushes_then_removes(catalog: Catalog, shoot: Path, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    import errno
+    import os
+
+    from photocull.export import trash as trash_module
+
+    real_rename = os.rename
+
+    def cross_device(source, dest):  # the first rename of each file fails as it does across devices
+        if not str(source).endswith("photocull-partial"):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_rename(source, dest)
+
+    _decide(catalog, shoot)
+    before = tree_digest(shoot)
+    monkeypatch.setattr(trash_module.os, "rename", cross_device)
+    report = trash_rejects(catalog, to=tmp_path / "elsewhere")
+    assert report.photos == 1 and not (shoot / "baboon.jpg").exists()
+    assert Path(report.folder).parent == tmp_path / "elsewhere"
+    assert not list((tmp_path / "elsewhere").rglob("*partial"))
+    monkeypatch.setattr(trash_module.os, "rename", real_rename)
+    assert not undo(catalog).problems and tree_digest(shoot) == before
+
+
+def test_an_interrupted_trash_keeps_what_it_moved_undoable(catalog: Catalog, shoot: Path, monkeypatch) -> None:
+    from photocull.export import trash as trash_module
+
+    catalog.decisions.set_user(shoot / "baboon.jpg", flag="reject")
+    catalog.decisions.set_user(shoot / "fruits.jpg", flag="reject")
+    before = tree_digest(shoot)
+    real_move, moves = trash_module.move_file, []
+
+    def dies_on_the_second_photo(source: Path, dest: Path) -> None:
+        if moves:
+            raise KeyboardInterrupt
+        moves.append(source)
+        real_move(source, dest)
+
+    monkeypatch.setattr(trash_module, "move_file", dies_on_the_second_photo)
+    try:
+        trash_rejects(catalog)
+    except KeyboardInterrupt:
+        pass
+    monkeypatch.setattr(trash_module, "move_file", real_move)
+    assert Sidecars(catalog).file_status("baboon.jpg")[0] == "missing"  # the one moved is recorded
+    assert Sidecars(catalog).file_status("fruits.jpg")[0] == "ok"
+    result = undo(catalog)
+    assert not result.problems and tree_digest(shoot) == before
+    assert Sidecars(catalog).file_status("baboon.jpg")[0] == "ok"
