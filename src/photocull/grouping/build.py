@@ -10,7 +10,10 @@
 5. Union-find, links taken from the closest relation to the loosest and, within
    one, the most similar first. A link that would grow a group of two or more
    (other than a copy or a keep-all set's) joins only while the two sides' mean
-   embeddings reach ``chain_cosine``: a run of look-alikes cannot grow into one huge group.
+   embeddings reach ``chain_cosine``, or ``moment_cosine`` for a near-duplicate
+   known by its embedding alone: a run of look-alikes cannot grow into one huge
+   group (at 100,000 made photos, the 0.55 guard alone let 257 photos of many
+   scenes chain together).
 
 Everything is O(n k) apart from sorting; verification (ORB, ~15-40 ms a photo
 once, ~2 ms a pair) runs only on candidate pairs between ``verify_cosine``
@@ -26,7 +29,7 @@ import numpy as np
 from photocull.config import GroupingSettings
 from photocull.grouping.duplicates import exact_links, raw_jpeg_links
 from photocull.grouping.groups import RELATIONS, Group, GroupingInput, GroupKind, Link
-from photocull.grouping.index import candidate_pairs
+from photocull.grouping.index import candidate_pairs, pair_cosines
 from photocull.grouping.moments import burst_links, similar_links
 from photocull.grouping.sets import bracket_sets, panorama_sets
 from photocull.grouping.verify import Verifier
@@ -69,10 +72,10 @@ def find_groups(data: GroupingInput, settings: GroupingSettings, *, verify: bool
             links += [Link(p, q, kind, _set_detail(kind, data, p, q)) for p, q in zip(run, run[1:])]
     if on_progress:
         on_progress("links", len(links), len(links))
-    return _groups(data, links, settings.chain_cosine)
+    return _groups(data, links, settings)
 
 
-def _groups(data: GroupingInput, links: list[Link], chain_cosine: float) -> list[Group]:
+def _groups(data: GroupingInput, links: list[Link], settings: GroupingSettings) -> list[Group]:
     items, vectors = data.items, data.vectors
     has_vectors = vectors.size > 0
     parent = list(range(len(items)))
@@ -87,18 +90,23 @@ def _groups(data: GroupingInput, links: list[Link], chain_cosine: float) -> list
     def total(r: int) -> np.ndarray:
         return sums[r] if r in sums else vectors[r]
 
-    def similarity(link: Link) -> float:
-        return float(vectors[link.a] @ vectors[link.b]) if has_vectors else 0.0
-
-    order = sorted(links, key=lambda l: (RELATIONS.index(l.relation), -similarity(l), l.a, l.b))
-    for link in order:
+    ends = np.array([(link.a, link.b) for link in links], np.int64).reshape(-1, 2)
+    cosine = pair_cosines(vectors, ends[:, 0], ends[:, 1]) if has_vectors else np.zeros(len(links), np.float32)
+    rank = np.array([RELATIONS.index(link.relation) for link in links])
+    order = np.lexsort((ends[:, 1], ends[:, 0], -cosine, rank))  # closest relation, then most similar
+    embedding_only = np.array([link.relation == "near_duplicate" for link in links]) & (
+        cosine >= settings.near_duplicate_cosine)
+    for n in order:
+        link = links[n]
         ra, rb = root(link.a), root(link.b)
         if ra == rb:
             continue
-        if has_vectors and link.relation not in SAME_PHOTO and link.relation not in ("bracket", "panorama"):
+        guarded = link.relation not in SAME_PHOTO and link.relation not in ("bracket", "panorama")
+        if has_vectors and guarded and (ra in sums or rb in sums):
             sa, sb = total(ra), total(rb)
             na, nb = np.linalg.norm(sa), np.linalg.norm(sb)
-            if na and nb and (ra in sums or rb in sums) and float(sa @ sb) / (na * nb) < chain_cosine:
+            need = settings.moment_cosine if embedding_only[n] else settings.chain_cosine
+            if na and nb and float(sa @ sb) / (na * nb) < need:
                 continue
         keep, gone = min(ra, rb), max(ra, rb)
         parent[gone] = keep
@@ -111,7 +119,8 @@ def _groups(data: GroupingInput, links: list[Link], chain_cosine: float) -> list
         members.setdefault(root(i), []).append(i)
     by_root: dict[int, list[Link]] = {}
     seen: set[tuple[int, int, str]] = set()
-    for link in order:  # each relation once per pair: two burst frames may also be near-duplicates
+    for n in order:  # each relation once per pair: two burst frames may also be near-duplicates
+        link = links[n]
         key = (min(link.a, link.b), max(link.a, link.b), link.relation)
         r = root(link.a)
         if r == root(link.b) and key not in seen:

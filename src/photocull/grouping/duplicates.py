@@ -6,9 +6,9 @@ alone is safe to thin out: every file shows the same picture.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterator
-from pathlib import PurePath
 
 import numpy as np
 
@@ -32,10 +32,15 @@ def exact_links(items: list[PhotoItem]) -> Iterator[Link]:
 def raw_jpeg_links(items: list[PhotoItem]) -> Iterator[Link]:
     """A RAW file and the other files of its folder with the same name stem (IMG_0001.CR2 + IMG_0001.JPG),
     taken within a second of each other (or without a time to compare)."""
+    def stem(item: PhotoItem) -> tuple[str, str]:
+        folder, name = os.path.split(item.path)
+        return folder, os.path.splitext(name)[0].lower()
+
+    raw_stems = {stem(item) for item in items if is_raw(item)}
     by_stem: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, item in enumerate(items):
-        path = PurePath(item.path)
-        by_stem[str(path.parent), path.stem.lower()].append(i)
+        if raw_stems and stem(item) in raw_stems:
+            by_stem[stem(item)].append(i)
     for members in by_stem.values():
         raws = [i for i in members if is_raw(items[i])]
         for raw in raws:

@@ -63,6 +63,11 @@ def minute_precision(items: list[PhotoItem]) -> np.ndarray:
 def burst_links(items: list[PhotoItem], vectors: np.ndarray, settings: GroupingSettings) -> Iterator[Link]:
     """Consecutive frames of one camera close in time and look (see the module docstring)."""
     minute = minute_precision(items)
+    has = vectors.any(axis=1) if vectors.size else np.zeros(len(items), bool)
+
+    def cosine(p: int, q: int) -> float:
+        return float(vectors[p] @ vectors[q]) if has[p] and has[q] else 0.0
+
     for line in timelines(items):
         anchor = line[0]
         for prev, cur in zip(line, line[1:]):
@@ -74,11 +79,10 @@ def burst_links(items: list[PhotoItem], vectors: np.ndarray, settings: GroupingS
             coarse = bool(minute[prev] or minute[cur])
             window = MINUTE + settings.burst_seconds if coarse else settings.burst_seconds
             need = settings.minute_moment_cosine if coarse else settings.moment_cosine
-            cosine = _cosine(vectors, prev, cur)
-            if (gap <= window and cosine is not None and cosine >= need
-                    and (_cosine(vectors, anchor, cur) or 0.0) >= settings.chain_cosine):
+            similar = gap <= window and cosine(prev, cur)
+            if similar and similar >= need and cosine(anchor, cur) >= settings.chain_cosine:
                 when = "same minute, seconds unknown" if coarse and gap < 1 else f"{gap:.1f} s apart"
-                yield Link(prev, cur, "burst", f"{when}, cosine {cosine:.2f}")
+                yield Link(prev, cur, "burst", f"{when}, cosine {similar:.2f}")
             else:
                 anchor = cur
 
@@ -116,9 +120,3 @@ def _same_shape(a: PhotoItem, b: PhotoItem) -> bool:
     """Same format and pixel size: two files a few pHash bits apart are then more likely two frames
     (consecutive video frames: 2 bits) than one photo saved twice (0 bits)."""
     return (a.format, a.width, a.height) == (b.format, b.width, b.height)
-
-
-def _cosine(vectors: np.ndarray, a: int, b: int) -> float | None:
-    if not vectors.size or not vectors[a].any() or not vectors[b].any():
-        return None
-    return float(vectors[a] @ vectors[b])
