@@ -94,7 +94,7 @@ def _groups(data: GroupingInput, links: list[Link], settings: GroupingSettings) 
     cosine = pair_cosines(vectors, ends[:, 0], ends[:, 1]) if has_vectors else np.zeros(len(links), np.float32)
     rank = np.array([RELATIONS.index(link.relation) for link in links])
     order = np.lexsort((ends[:, 1], ends[:, 0], -cosine, rank))  # closest relation, then most similar
-    embedding_only = np.array([link.relation == "near_duplicate" for link in links]) & (
+    embedding_only = np.array([link.relation == "near_duplicate" for link in links], bool) & (
         cosine >= settings.near_duplicate_cosine)
     for n in order:
         link = links[n]
