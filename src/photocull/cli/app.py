@@ -125,20 +125,29 @@ def scan(
             progress.stop()
             err.print("[yellow]interrupted:[/] everything finished so far is saved; run the same command to continue.")
             sys.exit(130)
-        culled = None
+        culled, cull_error = None, None
         if not no_cull and (report.processed or report.missing):
-            culled = run_cull(cat, settings)  # groups and automatic decisions; the user's are kept
+            try:
+                culled = run_cull(cat, settings)  # groups and automatic decisions; the user's are kept
+            except (FatalError, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # the scan itself is saved: say so, and how to cull again
+                cull_error = f"{type(exc).__name__}: {exc}"
         read_back = import_xmp(cat)  # sidecars changed by another tool: the user's decisions (docs/export.md)
     for path, reason in report.problems:
         err.print(f"[red]skipped input[/] {path}: {reason}")
     if read_back.imported and not as_json:
         err.print(f"read back {len(read_back.imported)} decisions from XMP sidecars changed by another tool")
     if as_json:
-        print(json.dumps(_report_dict(report) | {"cull": None if culled is None else asdict(culled)}))
+        print(json.dumps(_report_dict(report) | {"cull": None if culled is None else asdict(culled)}
+                         | ({"cull_error": cull_error} if cull_error else {})))
     else:
         _print_report(report)
         if culled is not None:
             err.print(summary_line(culled) + " (see [bold]photocull groups[/])")
+    if cull_error:
+        err.print(f"[yellow]the cull after the scan failed[/] ({cull_error}); the scan is saved: "
+                  "run [bold]photocull cull[/] to try again")
 
 
 def _analyser_list(option: str | None, configured: tuple[str, ...]) -> tuple[str, ...] | None:
