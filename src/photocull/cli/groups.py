@@ -71,7 +71,7 @@ def cull_dict(report: CullReport) -> dict:
 
 def print_cull(report: CullReport) -> None:
     kinds = ", ".join(f"{n} {k.replace('_', '-')}" for k, n in sorted(report.by_kind.items(), key=lambda kv: -kv[1]))
-    out.print(f"[bold]{report.photos}[/] photos, [bold]{report.groups}[/] groups"
+    out.print(f"[bold]{report.photos}[/] photos, [bold]{report.groups}[/] group{'' if report.groups == 1 else 's'}"
               + (f" ({kinds})" if kinds else "") + f" holding {report.grouped_photos} photos")
     out.print(f"[green]{report.keep} to keep[/], [red]{report.reject} to reject[/] "
               f"({_size(report.reject_bytes)} in rejects; {report.singles_rejected} of them in no group, "

@@ -228,6 +228,7 @@ def top_photos(catalog: Catalog, settings: Settings, *, weights: Weights | str |
 def summary_line(report: CullReport) -> str:
     """One line for the end of a scan."""
     kinds = ", ".join(f"{count} {kind.replace('_', '-')}" for kind, count in sorted(report.by_kind.items()))
-    return (f"cull: {report.groups} groups{f' ({kinds})' if kinds else ''}, {report.keep} to keep, "
+    return (f"cull: {report.groups} group{'' if report.groups == 1 else 's'}{f' ({kinds})' if kinds else ''}, "
+            f"{report.keep} to keep, "
             f"{report.reject} to reject ({report.reject_bytes / 1e6:.1f} MB)"
             + (f", {report.user_decisions} of your decisions kept" if report.user_decisions else ""))
