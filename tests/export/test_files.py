@@ -203,3 +203,33 @@ def test_an_interrupted_trash_keeps_what_it_moved_undoable(catalog: Catalog, sho
     result = undo(catalog)
     assert not result.problems and tree_digest(shoot) == before
     assert Sidecars(catalog).file_status("baboon.jpg")[0] == "ok"
+
+
+def test_file_names_that_are_not_utf8(shoot: Path, tmp_path: Path) -> None:
+    import os
+    import shutil
+
+    from photocull.pipeline.scan import scan
+    from tests.export.conftest import PIXELS
+
+    folder = tmp_path / "card"
+    folder.mkdir()
+    odd = folder / os.fsdecode(b"caf\xe9.jpg")  # Latin-1 name from an old card
+    shutil.copy2(shoot / "fruits.jpg", odd)
+    with Catalog(folder / ".photocull" / "catalog.db") as catalog:
+        scan([folder], catalog, PIXELS)
+        catalog.decisions.set_user(odd, flag="reject", label="red")
+        write_sidecars(catalog)
+        assert (folder / os.fsdecode(b"caf\xe9.jpg.xmp")).is_file()
+    listed = run_cli("trash", folder, "--dry-run")
+    assert "caf\ufffd.jpg" in listed.stdout
+    run_cli("trash", folder)
+    assert not odd.exists()
+    run_cli("undo", folder)
+    with Catalog(folder / ".photocull" / "catalog.db") as catalog:
+        assert odd.is_file() and catalog.decisions.get(odd).flag == "reject"
+        catalog.decisions.set_user(odd, flag="keep")
+        assert export_keepers(catalog, tmp_path / "out").photos == 1
+        assert write_zip(catalog, tmp_path / "out.zip", RuleSettings()).photos == 1
+    with zipfile.ZipFile(tmp_path / "out.zip") as archive:
+        assert "caf\ufffd.jpg" in archive.namelist()

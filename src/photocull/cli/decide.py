@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from photocull.catalog.decisions import LABELS
 from photocull.catalog.sidecars import Sidecars
@@ -94,19 +95,20 @@ def decide(
                 report = import_changes(cat, _under(cat, path, catalog))
                 imported += report.imported
                 for where, why in report.problems:
-                    err.print(f"[yellow]sidecar not read[/] {where}: {why}")
+                    err.print(f"[yellow]sidecar not read[/] {_p(where)}: {why}")
             if as_json:
                 print(json.dumps(imported))
             else:
                 for row in imported:
                     what = ", ".join(f"{k} {v if v is not None else 'cleared'}" for k, v in row.items()
                                      if k not in ("path", "sidecar"))
-                    out.print(f"{row['path']}: {what} (from {row['sidecar'] or 'the photo itself'})", markup=False)
+                    source = printable(Path(row["sidecar"])) if row["sidecar"] else "the photo itself"
+                    out.print(f"{row['path']}: {what} (from {source})", markup=False)
                 err.print(f"{len(imported)} decisions read back from XMP")
             return
         files, unknown = _files(cat, paths)
         for path in unknown:
-            err.print(f"[yellow]not in the catalog:[/] {printable(path)} (scan its folder first)")
+            err.print(f"[yellow]not in the catalog:[/] {_p(path)} (scan its folder first)")
         if not files:
             err.print("no photo of the catalog given")
             raise typer.Exit(1)
@@ -162,6 +164,11 @@ def _files(cat: Catalog, paths: list[Path]) -> tuple[list[Path], list[Path]]:
     return sorted(files), unknown
 
 
+def _p(text: str | Path) -> str:
+    """A path from a report, printable whatever bytes its name holds, never read as Rich markup."""
+    return escape(printable(Path(text)))
+
+
 def _shown(decision) -> dict:
     if decision is None:
         return {"flag": None, "rating": None, "label": None, "by": None}
@@ -209,12 +216,12 @@ def trash(
         print(json.dumps(asdict(report)))
         return
     for source, dest in report.moves if dry_run else []:
-        out.print(f"{source} -> {dest}", markup=False)
+        out.print(f"{printable(Path(source))} -> {printable(Path(dest))}", markup=False)
     for where, why in report.problems:
-        err.print(f"[red]not moved[/] {where}: {why}")
+        err.print(f"[red]not moved[/] {_p(where)}: {why}")
     verb = "would move" if dry_run else "moved"
     err.print(f"{verb} {report.photos} rejects and {report.sidecars} sidecars ({report.bytes / 2**20:.1f} MiB)"
-              + (f" to {report.folder}; undo with: photocull undo" if report.photos and not dry_run else ""))
+              + (f" to {_p(report.folder)}; undo with: photocull undo" if report.photos and not dry_run else ""))
 
 
 def undo(
@@ -239,7 +246,7 @@ def undo(
         err.print("nothing to undo")
         raise typer.Exit(1)
     for where, why in report.problems:
-        err.print(f"[red]not restored[/] {where}: {why}")
+        err.print(f"[red]not restored[/] {_p(where)}: {why}")
     err.print(f"restored {len(report.restored)} files ({', '.join(report.operations)})"
               + (f"; {report.already} were already back" if report.already else ""))
     if report.problems:
@@ -273,7 +280,7 @@ def export_xmp(
         print(json.dumps(asdict(report)))
         return
     for where, why in report.problems:
-        err.print(f"[yellow]sidecar not written[/] {where}: {why}")
+        err.print(f"[yellow]sidecar not written[/] {_p(where)}: {why}")
     if report.skipped_adobe and style != "full":
         err.print(f"{len(report.skipped_adobe)} photos share NAME.xmp with another photo of the same name: "
                   "only NAME.EXT.xmp written for them")
@@ -311,10 +318,10 @@ def export_keepers_command(
         print(json.dumps(asdict(report)))
         return
     for where, why in report.problems:
-        err.print(f"[red]not exported[/] {where}: {why}")
+        err.print(f"[red]not exported[/] {_p(where)}: {why}")
     done = {"copy": "copied", "link": "linked", "move": "moved"}[mode]
     err.print(f"{done} {report.photos} photos and {report.sidecars} sidecars ({report.bytes / 2**20:.1f} MiB) "
-              f"to {dest}" + (f"; {report.already_there} already there" if report.already_there else "")
+              f"to {_p(dest)}" + (f"; {report.already_there} already there" if report.already_there else "")
               + (f"; {len(report.renamed)} renamed to avoid overwriting" if report.renamed else "")
               + (f"; {report.linked_as_copy} copied (no hard links there)" if report.linked_as_copy else "")
               + ("; undo with: photocull undo" if mode == "move" and report.photos else ""))
@@ -348,9 +355,9 @@ def export_people_command(
         print(json.dumps(asdict(report)))
         return
     for where, why in report.problems:
-        err.print(f"[yellow]problem[/] {where}: {why}")
-    err.print(f"{report.people} people, {report.files} files ({report.bytes / 2**20:.1f} MiB) in {dest}; "
-              f"summary: {report.summary}")
+        err.print(f"[yellow]problem[/] {_p(where)}: {why}")
+    err.print(f"{report.people} people, {report.files} files ({report.bytes / 2**20:.1f} MiB) in {_p(dest)}; "
+              f"summary: {_p(report.summary)}")
 
 
 def export_zip(
@@ -374,6 +381,6 @@ def export_zip(
         print(json.dumps(asdict(report)))
         return
     for where, why in report.problems:
-        err.print(f"[red]not added[/] {where}: {why}")
+        err.print(f"[red]not added[/] {_p(where)}: {why}")
     err.print(f"wrote {report.photos} photos and {report.sidecars} sidecars "
-              f"({report.bytes / 2**20:.1f} MiB) to {output}")
+              f"({report.bytes / 2**20:.1f} MiB) to {_p(output)}")

@@ -83,7 +83,7 @@ def safe_name(name: PurePosixPath) -> str:
         part = "".join("_" if ord(c) < 32 or c in "\\:" else c for c in part)
         if part in ("", ".", "..", "/"):
             continue
-        parts.append(part.encode("utf-8", "replace").decode("utf-8"))
+        parts.append(os.fsencode(part).decode("utf-8", "replace"))  # undecodable bytes: U+FFFD
     return "/".join(parts) or "unnamed"
 
 

@@ -76,8 +76,8 @@ def export_people(catalog: Catalog, dest: Path, settings: Settings, mode: str = 
             except OSError as exc:
                 report.problems.append((printable(source), exc.strerror or str(exc)))
                 continue
-            photos.append({"file": target.name, "source": str(relative_name(catalog, key)), "faces": faces,
-                           "flag": flags[key]})
+            photos.append({"file": printable(Path(target.name)), "source": printable(Path(relative_name(catalog, key))),
+                           "faces": faces, "flag": flags[key]})
         crop = None
         face = representative(catalog.people.faces_of(person["id"]))
         if face is not None:
@@ -91,7 +91,7 @@ def export_people(catalog: Catalog, dest: Path, settings: Settings, mode: str = 
             "id": person["id"], "folder": folder.name, "name": person["name"], "role": person["role"],
             "faces": person["faces"], "photos_total": len(files), "kept": len(kept),
             "representative": None if face is None else {
-                "crop": crop.name if crop else None, "photo": str(relative_name(catalog, catalog.key(Path(face["path"])))),
+                "crop": crop.name if crop else None, "photo": printable(Path(relative_name(catalog, catalog.key(Path(face["path"]))))),
                 "face_index": face["face_index"], "box": [face["x0"], face["y0"], face["x1"], face["y1"]]},
             "photos": photos,
         }

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from photocull.catalog.sidecars import Sidecars
-from photocull.catalog.store import Catalog
+from photocull.catalog.store import Catalog, printable
 from photocull.export.common import Listing, adobe_owners, existing_sidecars, relative_name, select_files
 
 LOG_NAME = "undo.jsonl"
@@ -141,7 +141,7 @@ def move_files(catalog: Catalog, plan: list[tuple[str, Path, Path]], kind: str, 
     listing = Listing()
     log = UndoLog(catalog)
     statuses = []
-    reason = f"moved to trash {folder}" if kind == "trash" else f"moved to {folder}"
+    reason = f"moved to trash {printable(folder)}" if kind == "trash" else f"moved to {printable(folder)}"
     try:
         for key, photo, dest in plan:
             sidecars = existing_sidecars(photo, photo in owners, listing)
@@ -171,7 +171,7 @@ def move_files(catalog: Catalog, plan: list[tuple[str, Path, Path]], kind: str, 
                 report.bytes += size
                 if photo_key is not None:
                     report.photos += 1
-                    statuses.append((photo_key, "missing", f"{reason}: {target}"))
+                    statuses.append((photo_key, "missing", f"{reason}: {printable(target)}"))
                 else:
                     report.sidecars += 1
     finally:

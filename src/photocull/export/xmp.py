@@ -35,10 +35,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photocull.catalog.decisions import LABELS, UNSET
+from photocull.catalog.decisions import LABELS
 from photocull.catalog.sidecars import Sidecars, SidecarSeen, effective
-from photocull.catalog.store import Catalog
-from photocull.export.common import Listing, adobe_owners, sidecar_names, write_atomic_bytes
+from photocull.catalog.store import Catalog, printable
+from photocull.export.common import Listing, adobe_owner_texts, adobe_owners, sidecar_names, write_atomic_bytes
 
 NS_X = "adobe:ns:meta/"
 NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -303,7 +303,7 @@ def write_sidecars(catalog: Catalog, style: str = "both", under: Path | None = N
                 if new == data:
                     report.unchanged += 1
                 else:
-                    write_atomic_bytes(existing, new)
+                    write_atomic_bytes(existing, new, durable=data is not None)
                     report.written.append(str(existing))
                 stat = existing.stat()
             except (OSError, SidecarError) as exc:
@@ -330,33 +330,42 @@ def _targets(photo: Path, style: str, owner: bool, report: XmpReport) -> list[Pa
 
 def import_changes(catalog: Catalog, under: Path | None = None) -> XmpReport:
     """Read back sidecars changed since photocull last wrote or read them, and ratings embedded in the photos,
-    as the user's decisions (origin ``xmp``). Costs a folder listing per folder and a stat per sidecar found."""
+    as the user's decisions (origin ``xmp``).
+
+    It runs at the end of every scan, so it stays cheap: one listing per
+    folder, a stat per sidecar found, and a parse only of those whose size or
+    modification time changed (paths are handled as text: 20,000 ``Path``
+    objects cost more than the listings).
+    """
     report = XmpReport()
     store = Sidecars(catalog)
     decisions = catalog.decisions
     seen = store.seen()
-    keys = store.readable_keys()
-    photos = {k: catalog.resolve(k) for k in keys}
-    owners = adobe_owners(list(photos.values()))
+    photos = {key: _text_path(catalog, key) for key in store.readable_keys()}
+    owners = adobe_owner_texts(photos.values())
+    within = None if under is None else os.fspath(under).rstrip(os.sep) + os.sep
     listing = Listing()
     remembered = []
     for key, photo in photos.items():
-        if under is not None and not photo.is_relative_to(under):
+        if within is not None and not photo.startswith(within):
             continue
+        folder, name = os.path.split(photo)
+        wanted = [name + ".xmp"] + ([os.path.splitext(name)[0] + ".xmp"] if photo in owners else [])
         found = []
-        for name in sidecar_names(photo, photo in owners):
-            sidecar = listing.find(name)
-            if sidecar is None:
+        for candidate in wanted:
+            sidecar_name = listing.find_text(folder, candidate)
+            if sidecar_name is None:
                 continue
+            sidecar = os.path.join(folder, sidecar_name)
             try:
-                stat = sidecar.stat()
+                stat = os.stat(sidecar)
             except OSError:
                 continue
-            skey = catalog.key(sidecar)
+            skey = _sidecar_key(catalog, key, name, sidecar_name, sidecar)
             before = seen.get(("sidecar", skey))
             if before is not None and (before.size, before.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                 continue
-            found.append((stat.st_mtime_ns, sidecar, skey, stat, before))
+            found.append((stat.st_mtime_ns, Path(sidecar), skey, stat, before))
         for _, sidecar, skey, stat, before in sorted(found, key=lambda f: f[0]):  # the newest is applied last
             try:
                 now = read_sidecar(sidecar)
@@ -365,13 +374,28 @@ def import_changes(catalog: Catalog, under: Path | None = None) -> XmpReport:
                 continue
             changes = _changes(now, before)
             if changes:
-                decisions.set_user(photo, origin="xmp", **changes)
-                report.imported.append({"path": str(photo), "sidecar": str(sidecar), **changes})
+                decisions.set_user(catalog.resolve(key), origin="xmp", **changes)
+                report.imported.append({"path": printable(catalog.resolve(key)), "sidecar": str(sidecar),
+                                        **changes})
             remembered.append(SidecarSeen(skey, key, "sidecar", stat.st_size, stat.st_mtime_ns,
                                           now.rating, now.label, now.pick, "read"))
-    remembered += _import_embedded(catalog, store, seen, photos, under, report)
+    remembered += _import_embedded(catalog, store, seen, photos, within, report)
     store.remember(remembered)
     return report
+
+
+def _text_path(catalog: Catalog, key: str) -> str:
+    """A catalog key as an absolute path in text (the common case without building a ``Path``)."""
+    if catalog.root is not None and not key.startswith("\0") and not os.path.isabs(key):
+        return os.path.join(os.fspath(catalog.root), key)
+    return os.fspath(catalog.resolve(key))
+
+
+def _sidecar_key(catalog: Catalog, key: str, name: str, sidecar_name: str, sidecar: str) -> str:
+    """The catalog key of a sidecar beside the photo of ``key`` (named ``name``)."""
+    if not key.startswith("\0") and key.endswith(name):
+        return key[: len(key) - len(name)] + sidecar_name
+    return catalog.key(Path(sidecar))
 
 
 def _changes(now: XmpValues, before: SidecarSeen | None) -> dict[str, object]:
@@ -391,14 +415,14 @@ def _changes(now: XmpValues, before: SidecarSeen | None) -> dict[str, object]:
     return changes
 
 
-def _import_embedded(catalog: Catalog, store: Sidecars, seen: dict, photos: dict[str, Path],
-                     under: Path | None, report: XmpReport) -> list[SidecarSeen]:
+def _import_embedded(catalog: Catalog, store: Sidecars, seen: dict, photos: dict[str, str],
+                     within: str | None, report: XmpReport) -> list[SidecarSeen]:
     """A rating embedded in the photo itself (read by the scan) counts as the user's where they set none."""
     users = store.user_values()
     remembered = []
     for key, rating in store.embedded_ratings().items():
         photo = photos.get(key)
-        if photo is None or (under is not None and not photo.is_relative_to(under)):
+        if photo is None or (within is not None and not photo.startswith(within)):
             continue
         before = seen.get(("embedded", key))
         if before is not None and before.rating == rating:
@@ -410,11 +434,11 @@ def _import_embedded(catalog: Catalog, store: Sidecars, seen: dict, photos: dict
         elif rating > 0 and user_rating is None:
             changes["rating"] = rating
         if changes:
-            catalog.decisions.set_user(photo, origin="xmp", **changes)
-            report.imported.append({"path": str(photo), "sidecar": None, **changes})
+            catalog.decisions.set_user(catalog.resolve(key), origin="xmp", **changes)
+            report.imported.append({"path": printable(catalog.resolve(key)), "sidecar": None, **changes})
         remembered.append(SidecarSeen(key, key, "embedded", None, None, rating, None, None, "read"))
     return remembered
 
 
 __all__ = ["XmpValues", "read_sidecar", "updated_sidecar", "write_sidecars", "import_changes", "values_for",
-           "SidecarError", "STYLES", "UNSET"]
+           "SidecarError", "STYLES"]
