@@ -285,7 +285,8 @@ class GroupingSettings(_Section):
     chain_cosine: float = Field(
         0.55, ge=0, le=1,
         description="Against chaining: a burst continues only while each new frame has at least this cosine with "
-        "its run's first frame, and two groups merge only while their mean embeddings reach it (copies always merge).",
+        "its run's first frame, and a link grows a group only while the two groups' first photos reach it "
+        "(moment_cosine for near-duplicates known by their embedding alone; copies always merge).",
     )
     bracket_seconds: float = Field(
         2.0, ge=0,
