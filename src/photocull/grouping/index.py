@@ -80,7 +80,7 @@ def approximate_neighbours(x: np.ndarray, k: int, on_progress: Progress | None =
     index = Index(ndim=projected.shape[1], metric="ip", dtype="f32", connectivity=_CONNECTIVITY,
                   expansion_add=_EXPANSION_ADD, expansion_search=_EXPANSION_SEARCH)
     keys = np.arange(len(x), dtype=np.uint64)
-    index.add(keys, projected, threads=0)
+    index.add(keys, projected, threads=1)  # one thread: the graph, and so the groups, are the same every run
     if on_progress:
         on_progress("neighbours", len(x) // 2, len(x))
     matches = index.search(projected, _OVERSAMPLE * k + 1, threads=0)  # +1: the photo itself comes back too
