@@ -191,3 +191,16 @@ def test_a_long_drifting_event_does_not_chain_into_one_group() -> None:
     groups = find_groups(GroupingInput(items, vectors), GroupingSettings(), verify=False)
     assert [g.members for g in groups] == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9, 10, 11]]
     assert all(g.kind == "moment" for g in groups)
+
+
+def test_a_bracket_shot_raw_plus_jpeg_is_one_bracket() -> None:
+    """Each frame twice (RAW and the camera's JPEG, same time): still one bracket of three frames, six files."""
+    items, vectors = [], np.zeros((6, 1280), np.float32)
+    for k, bias in enumerate((-2.0, 0.0, 2.0)):
+        for j, (ext, fmt) in enumerate((("CR2", "RAW (CR2)"), ("JPG", "JPEG"))):
+            items.append(PhotoItem(f"IMG_{k}.{ext}", f"/b/IMG_{k}.{ext}", f"h{k}{ext}", 1, fmt, 10, 10, None,
+                                   1000.0 + k, "Cam", None, None, bias, None, None, None, None, None, True))
+            vectors[2 * k + j, :3] = (1.0, 0.3 * k, 0.1 * j)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    groups = find_groups(GroupingInput(items, vectors), GroupingSettings(), verify=False)
+    assert [(g.kind, g.members) for g in groups] == [("bracket", [0, 1, 2, 3, 4, 5])]

@@ -26,13 +26,14 @@ re-framing) and the same scene otherwise.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from photocull.config import GroupingSettings
-from photocull.grouping.duplicates import phash_bits
+from photocull.grouping.duplicates import is_raw, phash_bits
 from photocull.grouping.groups import Link, PhotoItem
 from photocull.grouping.verify import Verifier
 
@@ -40,11 +41,21 @@ MINUTE = 60.0
 
 
 def timelines(items: list[PhotoItem]) -> list[list[int]]:
-    """Each camera's photos with a capture time, in time order (then by path); photos without a time are left out."""
+    """Each camera's photos with a capture time, in time order (then by path); photos without a time are left out,
+    and so are second files of one frame (same content, or the JPEG beside a RAW at the same time), which
+    exact and RAW+JPEG links join: a bracket shot RAW+JPEG is still one frame after another."""
     by_camera: dict[str, list[int]] = defaultdict(list)
-    for i, item in enumerate(items):
-        if item.capture_timestamp is not None:
-            by_camera[item.camera or ""].append(i)
+    seen: set = set()
+    for i in sorted(range(len(items)), key=lambda i: (is_raw(items[i]) is False, items[i].path)):
+        item = items[i]
+        if item.capture_timestamp is None:
+            continue
+        folder, name = os.path.split(item.path)
+        frame = (folder, os.path.splitext(name)[0].lower(), item.capture_timestamp)
+        if item.content_hash in seen or frame in seen:
+            continue
+        seen |= {item.content_hash, frame}
+        by_camera[item.camera or ""].append(i)
     return [sorted(members, key=lambda i: (items[i].capture_timestamp, items[i].path))
             for _, members in sorted(by_camera.items())]
 
