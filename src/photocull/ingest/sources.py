@@ -3,7 +3,8 @@
 Folders are walked recursively (skipping hidden entries and photocull's own
 ``.photocull`` folder), single files are taken as they are, and ZIP archives
 are extracted safely first (see :mod:`photocull.ingest.archive`). Only names
-with a photo extension are kept from folders; everything else is counted as
+with a photo extension are kept from folders; everything else but XMP
+sidecars (the photos' companions, read by the export stage) is counted as
 ignored, so the summary can say what was left out.
 """
 
@@ -17,6 +18,8 @@ from pathlib import Path
 from photocull.config import STATE_DIR_NAME, IngestSettings
 from photocull.ingest.archive import ArchiveRefused, extract_zip, is_zip_name
 from photocull.ingest.formats import is_photo_name
+
+SIDECAR_SUFFIX = ".xmp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,7 @@ def _walk(root: Path, include_hidden: bool, found: Discovery, seen: set[Path]) -
                 elif entry.is_file():
                     if is_photo_name(name):
                         _add(Path(entry.path), entry.stat(), found, seen)
-                    else:
+                    elif not name.lower().endswith(SIDECAR_SUFFIX):
                         found.ignored[Path(name).suffix.lower() or "(no extension)"] += 1
             except OSError as exc:
                 found.problems.append((entry.path, f"cannot read file information: {exc.strerror or exc}"))
