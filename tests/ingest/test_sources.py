@@ -16,7 +16,7 @@ def test_discovery_walks_folders_and_counts_what_it_ignores(tmp_path):
     found = discover([tmp_path], IngestSettings(), tmp_path / ".photocull" / "archives")
     assert sorted(f.path.relative_to(tmp_path).as_posix() for f in found.files) == [
         "a/1.jpg", "a/b/2.CR2", "a/b/3.heic"]
-    assert found.ignored == {".mov": 1, ".xmp": 1}
+    assert found.ignored == {".mov": 1}  # the .xmp sidecar is a companion, not ignored
     assert found.walked_roots == [tmp_path]
 
 
