@@ -89,19 +89,23 @@ def panorama_sets(items: list[PhotoItem], settings: GroupingSettings, verifier: 
 
 def _distinct(a: PhotoItem, b: PhotoItem, min_ev: float) -> bool:
     """Two frames of a bracket: different exposure biases, or exposures at least ``min_ev`` apart."""
-    biased = a.exposure_bias is not None and b.exposure_bias is not None
-    if biased and abs(a.exposure_bias - b.exposure_bias) >= _SAME_BIAS:
-        return True
-    return _exposure_step(a, b) >= min_ev
+    return (_bias_step(a, b) or 0.0) >= _SAME_BIAS or _exposure_step(a, b) >= min_ev
 
 
 def _exposure_step(a: PhotoItem, b: PhotoItem) -> float:
     """How differently two frames are exposed, in EV: the bias difference when both have one and it differs,
     otherwise the difference in exposure (time, aperture, ISO); 0 when unknown."""
-    if a.exposure_bias is not None and b.exposure_bias is not None and abs(a.exposure_bias - b.exposure_bias) >= _SAME_BIAS:
-        return abs(a.exposure_bias - b.exposure_bias)
+    bias = _bias_step(a, b)
+    if bias is not None and bias >= _SAME_BIAS:
+        return bias
     ea, eb = _exposure(a), _exposure(b)
     return abs(ea - eb) if ea is not None and eb is not None else 0.0
+
+
+def _bias_step(a: PhotoItem, b: PhotoItem) -> float | None:
+    if a.exposure_bias is None or b.exposure_bias is None:
+        return None
+    return abs(a.exposure_bias - b.exposure_bias)
 
 
 def _exposure(item: PhotoItem) -> float | None:
@@ -116,7 +120,8 @@ def _settings(item: PhotoItem) -> tuple:
 
 
 def _same_scene(a: int, b: int, vectors: np.ndarray, settings: GroupingSettings, verifier: Verifier | None) -> bool:
-    if vectors.size and vectors[a].any() and vectors[b].any() and float(vectors[a] @ vectors[b]) >= settings.verify_cosine:
+    known = vectors.size and vectors[a].any() and vectors[b].any()
+    if known and float(vectors[a] @ vectors[b]) >= settings.verify_cosine:
         return True
     return verifier is not None and verifier.match(min(a, b), max(a, b)).inliers >= settings.min_inliers
 
