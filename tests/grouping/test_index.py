@@ -36,3 +36,18 @@ def test_rows_without_embedding_have_no_pairs() -> None:
     x[:50] = 0
     a, b, _ = candidate_pairs(x, 8, 0.0, 10**9)
     assert len(a) and a.min() >= 50 and b.min() >= 50
+
+
+def test_empty_library_and_library_without_embeddings() -> None:
+    from photocull.config import GroupingSettings
+    from photocull.grouping.build import find_groups
+    from photocull.grouping.groups import GroupingInput, PhotoItem
+
+    def item(name: str, content: str) -> PhotoItem:
+        return PhotoItem(name, f"/x/{name}", content, 1, "JPEG", 1, 1, None, None, None, None, None, None, None,
+                         None, None, None, None, False)
+
+    assert find_groups(GroupingInput([], np.zeros((0, 0), np.float32)), GroupingSettings()) == []
+    groups = find_groups(GroupingInput([item("a.jpg", "h"), item("b.jpg", "h"), item("c.jpg", "g")],
+                                       np.zeros((3, 0), np.float32)), GroupingSettings())
+    assert [(g.kind, g.members) for g in groups] == [("duplicates", [0, 1])]

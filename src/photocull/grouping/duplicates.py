@@ -62,7 +62,7 @@ def is_raw(item: PhotoItem) -> bool:
 def phash_bits(items: list[PhotoItem], a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """pHash distances of many pairs at once (64 where either photo has none)."""
     hashes = np.array([(it.phash if it.phash is not None else 0) & 0xFFFFFFFFFFFFFFFF for it in items], np.uint64)
-    known = np.array([it.phash is not None for it in items])
+    known = np.array([it.phash is not None for it in items], bool)
     x = np.bitwise_xor(hashes[a], hashes[b])
     bits = np.unpackbits(x.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
     return np.where(known[a] & known[b], bits, 64)
