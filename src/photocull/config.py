@@ -259,6 +259,12 @@ class GroupingSettings(_Section):
         description="Embedding cosine at or above which two photos are near-duplicates, whatever their times "
         "(resized, recompressed, mirrored copies: 0.97-1.0; unrelated photos in the corpus: at most 0.72).",
     )
+    near_max_phash: int = Field(
+        16, ge=0, le=64,
+        description="A pair at near_duplicate_cosine or above is a near-duplicate by its embedding alone only "
+        "if its pHash differs in at most this many bits (corpus near-duplicates: 0-2); farther pairs are checked "
+        "by local features (random textures reach cosine 0.97 at 22-40 bits).",
+    )
     verify_cosine: float = Field(
         0.60, ge=0, le=1,
         description="Pairs with a cosine between this and near_duplicate_cosine are checked by matching "

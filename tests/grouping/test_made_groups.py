@@ -99,6 +99,16 @@ def made(corpus: Path, models_ready: Path, tmp_path_factory) -> dict:
         save(root / "pano" / f"p{k}.jpg", wide.crop((300 * k, 0, 300 * k + 900, 1200)), "PanoCam",
              START + timedelta(seconds=k))
 
+    # A mirrored copy (pHash 30+ bits away: found by matching features against the mirror image), and random
+    # textures, which the network sees as one thing (cosine 0.97) though no two share a pixel: never grouped.
+    messi = photo("scenes/messi5.jpg")
+    save(root / "mirror" / "messi.jpg", messi, "MirrorCam", None)
+    save(root / "mirror" / "messi_flipped.jpg", messi.transpose(Image.Transpose.FLIP_LEFT_RIGHT), "MirrorCam", None)
+    rng = np.random.default_rng(7)
+    for k in range(6):
+        save(root / "noise" / f"n{k}.jpg", Image.fromarray(rng.integers(0, 255, (480, 640, 3), np.uint8)),
+             "NoiseCam", None)
+
     with Catalog(root / ".photocull" / "catalog.db") as catalog:
         scan([root], catalog, GROUPING_SCAN)
         data = load_input(catalog)
@@ -130,6 +140,7 @@ def test_made_groups(made: dict) -> None:
         frozenset(f"bracket/e{k}.jpg" for k in range(3)): "bracket",
         frozenset({"bracket/e3.jpg", "bracket/e4.jpg"}): "moment",
         frozenset(f"pano/p{k}.jpg" for k in range(4)): "panorama",
+        frozenset({"mirror/messi.jpg", "mirror/messi_flipped.jpg"}): "near_duplicates",
     }
 
 

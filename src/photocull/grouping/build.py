@@ -82,6 +82,7 @@ def _groups(data: GroupingInput, links: list[Link], settings: GroupingSettings) 
     has_vectors = vectors.size > 0
     parent = list(range(len(items)))
     size = [1] * len(items)  # a group's root is its first photo joined, which stands for the group
+    joined_by: dict[int, int] = {}  # root -> the loosest relation (index in RELATIONS) that merged its group
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -108,6 +109,7 @@ def _groups(data: GroupingInput, links: list[Link], settings: GroupingSettings) 
         keep, gone = (ra, rb) if (size[ra], rb) > (size[rb], ra) else (rb, ra)  # the larger group's root stays
         parent[gone] = keep
         size[keep] += size[gone]
+        joined_by[keep] = max(joined_by.get(ra, 0), joined_by.get(rb, 0), int(rank[n]))
 
     members: dict[int, list[int]] = {}
     for i in range(len(items)):
@@ -130,10 +132,18 @@ def _groups(data: GroupingInput, links: list[Link], settings: GroupingSettings) 
     for r, group in members.items():
         if len(group) < 2:
             continue
-        group_links = by_root.get(r, [])
-        loosest = max((l.relation for l in group_links), key=RELATIONS.index)
-        groups.append(Group(KIND_OF[loosest], sorted(group, key=when), group_links))
+        groups.append(Group(_kind(RELATIONS[joined_by[r]], by_root.get(r, [])), sorted(group, key=when),
+                            by_root.get(r, [])))
     return sorted(groups, key=lambda g: when(g.members[0]))
+
+
+def _kind(loosest_needed: str, links: list[Link]) -> GroupKind:
+    """Named after the loosest link the group needed, not every link found (copies of one photo that also
+    match as "the same scene" are still duplicates); frames the clock calls one burst are a moment."""
+    kind = KIND_OF[loosest_needed]
+    if kind == "near_duplicates" and any(link.relation == "burst" for link in links):
+        return "moment"
+    return kind
 
 
 def _set_detail(kind: str, data: GroupingInput, p: int, q: int) -> str:

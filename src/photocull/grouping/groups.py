@@ -3,7 +3,7 @@
 A group is the connected set of photos that links join: a link says how two
 photos relate (the same bytes, the same photo in another size, the same
 scene, consecutive frames of a burst) and why we think so, in words. The
-group's kind is named after its loosest link, so "duplicates" are always
+group's kind is named after the loosest link needed to join it, so "duplicates" are always
 safe to thin out, while a "moment" holds different frames of which one is
 best. Brackets and panoramas are kept whole: every frame is needed.
 """
@@ -18,7 +18,7 @@ import numpy as np
 GroupKind = Literal["duplicates", "near_duplicates", "moment", "bracket", "panorama"]
 Relation = Literal["exact", "copy", "raw_jpeg", "near_duplicate", "same_scene", "burst", "bracket", "panorama"]
 
-# From the closest relation to the loosest; a group's kind follows its loosest link.
+# From the closest relation to the loosest; a group's kind follows the loosest link that joined it.
 RELATIONS: tuple[str, ...] = ("exact", "copy", "raw_jpeg", "near_duplicate", "same_scene", "burst",
                               "bracket", "panorama")
 KEEP_ALL_KINDS: tuple[str, ...] = ("bracket", "panorama")

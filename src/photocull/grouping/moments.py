@@ -18,10 +18,10 @@ Look-alikes. Pairs from the neighbour index (any times, or none) are: a copy
 (pHash within ``copy_max_phash`` and cosine >= ``copy_cosine``; files of the
 same format and size must match all 64 bits, as consecutive frames differ by
 a couple of bits), a
-near-duplicate (cosine >= ``near_duplicate_cosine``), or, between
-``verify_cosine`` and that, checked by local features: enough inliers make
-them a near-duplicate when one frame lies inside the other (crop, rotation,
-re-framing) and the same scene otherwise.
+near-duplicate (cosine >= ``near_duplicate_cosine`` with pHash within
+``near_max_phash``), or else, from ``verify_cosine`` up, checked by local
+features: enough inliers make them a near-duplicate when one frame lies inside
+the other (crop, rotation, re-framing, mirror image) and the same scene otherwise.
 """
 
 from __future__ import annotations
@@ -106,7 +106,9 @@ def similar_links(items: list[PhotoItem], a: np.ndarray, b: np.ndarray, cosine: 
     copy = (bits <= settings.copy_max_phash) & (cosine >= settings.copy_cosine)
     for i in np.flatnonzero(copy & (bits > 0)):
         copy[i] = not _same_shape(items[a[i]], items[b[i]])
-    near = ~copy & (cosine >= settings.near_duplicate_cosine)
+    # The embedding alone is trusted only when the pixels roughly agree too: textures the network
+    # sees as one thing (noise, foliage, a plain wall) reach cosine 0.97 with pHash 22-40 bits apart.
+    near = ~copy & (cosine >= settings.near_duplicate_cosine) & (bits <= settings.near_max_phash)
     for i in np.flatnonzero(copy):
         yield Link(int(a[i]), int(b[i]), "copy", f"pHash {bits[i]} of 64 bits apart, cosine {cosine[i]:.2f}")
     for i in np.flatnonzero(near):
@@ -122,6 +124,7 @@ def similar_links(items: list[PhotoItem], a: np.ndarray, b: np.ndarray, cosine: 
             continue
         relation = "near_duplicate" if match.same_frame() else "same_scene"
         what = "one frame inside the other" if relation == "near_duplicate" else "overlapping views"
+        what = "a mirror image" if match.mirrored else what
         yield Link(int(a[i]), int(b[i]), relation,
                    f"{match.inliers} matching features ({what}, rotated {match.rotation:.0f} deg), "
                    f"cosine {cosine[i]:.2f}")

@@ -7,6 +7,8 @@ RANSAC similarity transform (rotation, scale, shift). True pairs in the corpus
 keep 18-333 inliers, unrelated ones (objects on the same carpet included) 6
 or fewer. The transform also says how the frames overlap, which tells a copy
 (one frame inside the other) from a panorama step (shifted by part of a frame).
+ORB does not match a mirror image, so when a pair fails, photo b's mirror image
+is tried too (a horizontally flipped copy: 0 inliers as it is, hundreds mirrored).
 
 Photos are decoded through the scan's decoder (RAW, HEIC, orientation) and each
 photo's features are computed once per run (:class:`Verifier` caches them).
@@ -15,7 +17,7 @@ photo's features are computed once per run (:class:`Verifier` caches them).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -50,6 +52,7 @@ class Match:
     rotation: float = 0.0  # degrees
     shift: tuple[float, float] = (0.0, 0.0)  # where a's centre lands in b, minus b's centre, in frames
     coverage: float = 0.0  # share of the smaller-covered frame that lies inside the other: 1 for a crop or copy
+    mirrored: bool = False  # a matches b's mirror image (a flipped copy)
 
     def same_frame(self, min_coverage: float = 0.9, max_shift: float = 0.1) -> bool:
         """One frame lies (almost) wholly inside the other (a copy or crop), or both share their centre
@@ -60,7 +63,7 @@ class Match:
 
     def panorama_step(self, min_shift: float, max_shift: float) -> bool:
         """The frames are shifted by part of a frame at about the same scale and rotation: a panorama's next frame."""
-        if self.transform is None or not 0.8 <= self.scale <= 1.25 or abs(self.rotation) > 15:
+        if self.transform is None or self.mirrored or not 0.8 <= self.scale <= 1.25 or abs(self.rotation) > 15:
             return False
         return min_shift <= max(abs(self.shift[0]), abs(self.shift[1])) <= max_shift
 
@@ -72,6 +75,7 @@ class Verifier:
         self.paths = paths
         self.min_matches = min_matches
         self._features: dict[int, Features | None] = {}
+        self._mirrored: dict[int, Features | None] = {}
         self._results: dict[tuple[int, int], Match] = {}
         self._orb = cv2.ORB_create(nfeatures=FEATURES)
         self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
@@ -83,23 +87,30 @@ class Verifier:
         return self._features[i]
 
     def match(self, a: int, b: int) -> Match:
-        """How photo ``a``'s frame maps onto photo ``b``'s (cached, in both orders)."""
+        """How photo ``a``'s frame maps onto photo ``b``'s, or onto b's mirror image when only that matches
+        (cached, in both orders)."""
         if (a, b) not in self._results:
-            self._results[a, b] = self._match(a, b)
+            found = self._match(self.features(a), self.features(b))
+            if found.inliers < self.min_matches:
+                if b not in self._mirrored:
+                    self._mirrored[b] = self._compute(self.paths[b], mirror=True)
+                mirrored = self._match(self.features(a), self._mirrored[b])
+                if mirrored.inliers >= self.min_matches:
+                    found = replace(mirrored, mirrored=True)
+            self._results[a, b] = found
         return self._results[a, b]
 
-    def _compute(self, path: str) -> Features | None:
+    def _compute(self, path: str, mirror: bool = False) -> Features | None:
         try:
             rgb = decode(Path(path).read_bytes(), path, self._decode).rgb
         except Exception:  # noqa: BLE001 - a photo that cannot be read again is just not verified
             return None
-        grey = cv2.cvtColor(_fit(rgb, EDGE), cv2.COLOR_RGB2GRAY)
+        grey = cv2.cvtColor(_fit(rgb[:, ::-1] if mirror else rgb, EDGE), cv2.COLOR_RGB2GRAY)
         keypoints, descriptors = self._orb.detectAndCompute(grey, None)
         points = np.float32([k.pt for k in keypoints]).reshape(-1, 2)
         return Features(points, descriptors, grey.shape[1], grey.shape[0])
 
-    def _match(self, a: int, b: int) -> Match:
-        fa, fb = self.features(a), self.features(b)
+    def _match(self, fa: Features | None, fb: Features | None) -> Match:
         if fa is None or fb is None or fa.descriptors is None or fb.descriptors is None or len(fb.points) < 2:
             return Match(0, 0)
         pairs = self._matcher.knnMatch(fa.descriptors, fb.descriptors, k=2)
