@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from photocull.catalog.store import Catalog
+from photocull.catalog.store import Catalog, printable
 from photocull.grouping.groups import GroupingInput, PhotoItem
 from photocull.vectors import normalise
 
@@ -15,6 +15,9 @@ from photocull.vectors import normalise
 def load_input(catalog: Catalog) -> GroupingInput:
     """Every readable file of ``catalog`` (ordered by path) with its EfficientNet embedding (zeros if none)."""
     rows = sorted(catalog.photos(order_by="path"), key=lambda r: r["path"])
+    # Rows carry printable paths; a name that is not UTF-8 prints with U+FFFD and no longer leads back to
+    # its stored key, so keys come from the stored ones.
+    keys = {printable(catalog.resolve(key)): key for key in catalog.file_states()}
     paths, vectors = catalog.vectors("embedding", "vector")
     row_of = {path: i for i, path in enumerate(paths)}
     dims = vectors.shape[1] if len(paths) else 0
@@ -24,7 +27,7 @@ def load_input(catalog: Catalog) -> GroupingInput:
         j = row_of.get(row["path"])
         if j is not None:
             out[i] = vectors[j]
-        items.append(item_from_row(row, catalog.key(Path(row["path"])), j is not None))
+        items.append(item_from_row(row, keys.get(row["path"]) or catalog.key(Path(row["path"])), j is not None))
     return GroupingInput(items, normalise(out) if dims else out)
 
 

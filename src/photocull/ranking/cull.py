@@ -31,12 +31,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from photocull.catalog.decisions import AutoDecision
 from photocull.catalog.groups import StoredGroup, StoredMember
 from photocull.config import Settings
+from photocull.grouping.build import find_groups as build_groups
 from photocull.grouping.groups import Group, GroupingInput
 from photocull.ranking.composite import Score, Weights, resolve_weights, score_photos
 from photocull.ranking.face_rules import with_verdicts
@@ -105,21 +106,7 @@ def score_catalog(catalog: Catalog, settings: Settings, weights: Weights | str |
 
 def find_groups(data: GroupingInput, settings: Settings, on_progress: Progress | None = None) -> list[Group]:
     """The grouping stage's groups (:func:`photocull.grouping.build.find_groups`)."""
-    try:
-        from photocull.grouping.build import find_groups as build_groups
-    except ImportError:  # grouping/build.py not there yet: exact copies only
-        return _groups_by_content(data)
     return build_groups(data, settings.grouping, on_progress=on_progress)
-
-
-def _groups_by_content(data: GroupingInput) -> list[Group]:
-    from photocull.grouping.groups import Link
-
-    by_hash: dict[str, list[int]] = {}
-    for i, item in enumerate(data.items):
-        by_hash.setdefault(item.content_hash, []).append(i)
-    return [Group("duplicates", members, [Link(members[0], m, "exact", "same bytes") for m in members[1:]])
-            for members in by_hash.values() if len(members) > 1]
 
 
 def rank_groups(groups: Iterable[Group], data: GroupingInput, scored: Scored, keep_rule: str) -> list[RankedGroup]:
@@ -141,7 +128,7 @@ def cull(catalog: Catalog, settings: Settings, *, weights: Weights | str | Mappi
         if on_progress is not None:
             on_progress(stage, 0, 1)
     say("reading the catalog")
-    data = _with_stored_keys(catalog, load_input(catalog))
+    data = load_input(catalog)
     scored = score_catalog(catalog, settings, weights)
     say("grouping")
     groups = find_groups(data, settings, on_progress=on_progress)
@@ -184,17 +171,6 @@ def cull(catalog: Catalog, settings: Settings, *, weights: Weights | str | Mappi
             report.user_overrides += stored.user_flag is not None and stored.user_flag != stored.auto_flag
     report.seconds = round(time.perf_counter() - started, 3)
     return report
-
-
-def _with_stored_keys(catalog: Catalog, data: GroupingInput) -> GroupingInput:
-    """The items with the keys the catalog stores: a file name that is not UTF-8 is printed with U+FFFD,
-    and the printed path no longer leads back to its stored (escaped) key."""
-    from photocull.catalog.store import printable
-
-    keys = {printable(catalog.resolve(key)): key for key in catalog.file_states()}
-    if all(keys.get(item.path, item.key) == item.key for item in data.items):
-        return data
-    return GroupingInput([replace(item, key=keys.get(item.path, item.key)) for item in data.items], data.vectors)
 
 
 def _stored(group: RankedGroup) -> StoredGroup:
