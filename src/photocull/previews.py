@@ -16,7 +16,7 @@ from PIL import Image
 from photocull.config import IngestSettings
 from photocull.errors import UnreadableFile
 from photocull.ingest.decode import decode
-from photocull.models.store import write_atomic
+from photocull.files import write_atomic
 
 PREVIEW_QUALITY = 80
 

@@ -38,9 +38,8 @@ from photocull.catalog.people import People, carry_people, restore_people
 from photocull.catalog.schema import CHILD_TABLES, migrate, record_columns, table_columns
 from photocull.config import STATE_DIR_NAME
 from photocull.errors import CatalogError
-from photocull.records import FileResult, ImageInfo, PhotoRecord
+from photocull.records import FileResult, PhotoRecord
 from photocull.vectors import from_bytes
-from photocull.ingest.metadata import PhotoMetadata
 
 CATALOG_FILE_NAME = "catalog.db"
 _RAW_NAME_MARK = "\0"

@@ -7,7 +7,6 @@ at all. Rejects are never keepers.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from photocull.catalog.sidecars import Sidecars, effective
 from photocull.catalog.store import Catalog
+from photocull.files import sha256_file
 
 # Rendered formats: beside a RAW of the same name, the RAW owns the Adobe-style sidecar.
 RENDERED = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".heic", ".heif", ".hif", ".webp", ".avif",
@@ -147,17 +147,9 @@ def same_bytes(a: Path, b: Path) -> bool:
             return False
         if os.path.samefile(a, b):
             return True
-        return sha256(a) == sha256(b)
+        return sha256_file(a) == sha256_file(b)
     except OSError:
         return False
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sidecar_destination(photo_dest: Path, photo: Path, sidecar: Path) -> Path:
@@ -165,27 +157,3 @@ def sidecar_destination(photo_dest: Path, photo: Path, sidecar: Path) -> Path:
     if sidecar.name.lower().startswith(photo.name.lower() + "."):
         return photo_dest.with_name(photo_dest.name + sidecar.name[len(photo.name):])
     return photo_dest.with_name(photo_dest.stem + sidecar.name[len(photo.stem):])
-
-
-def write_atomic_bytes(path: Path, data: bytes, durable: bool = True) -> None:
-    """Written beside, then renamed over: readers see the old file or the new, never half.
-
-    ``durable``: flushed to disk (fsync) before the rename, so a crash cannot leave
-    an empty file in place of the old one (another tool's sidecar, with darktable's
-    history). A new sidecar photocull can write again skips it: fsync is most of
-    the cost of writing a sidecar (about 2 ms of 3).
-    """
-    temporary = path.with_name(f".{path.name}.photocull-partial")
-    mode = None
-    try:
-        mode = path.stat().st_mode & 0o7777
-    except OSError:
-        pass
-    with open(temporary, "wb") as stream:
-        stream.write(data)
-        stream.flush()
-        if durable:
-            os.fsync(stream.fileno())
-    if mode is not None:
-        os.chmod(temporary, mode)
-    os.replace(temporary, path)

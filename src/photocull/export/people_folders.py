@@ -25,7 +25,8 @@ from photocull.catalog.sidecars import Sidecars, effective
 from photocull.catalog.store import Catalog, printable
 from photocull.config import Settings
 from photocull.errors import UnreadableFile
-from photocull.export.common import relative_name, unique_destination, write_atomic_bytes
+from photocull.files import write_atomic
+from photocull.export.common import relative_name, unique_destination
 from photocull.people.crops import representative, write_crop
 
 MODES = ("copy", "link")
@@ -95,7 +96,7 @@ def export_people(catalog: Catalog, dest: Path, settings: Settings, mode: str = 
                 "face_index": face["face_index"], "box": [face["x0"], face["y0"], face["x1"], face["y1"]]},
             "photos": photos,
         }
-        write_atomic_bytes(folder / "metadata.json",
+        write_atomic(folder / "metadata.json",
                            (json.dumps(metadata, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
         summary.append({"person": folder.name, "name": person["name"] or "", "role": person["role"],
                         "photos": len(photos), "faces": person["faces"], "kept": len(kept)})

@@ -19,7 +19,7 @@ from photocull.catalog.store import Catalog
 from photocull.config import Settings
 from photocull.errors import UnreadableFile
 from photocull.export.report_html import data_uri, render
-from photocull.models.store import write_atomic
+from photocull.files import write_atomic
 from photocull.people.listing import list_people
 from photocull.previews import preview
 from photocull.ranking.cull import score_catalog

@@ -38,7 +38,8 @@ from pathlib import Path
 from photocull.catalog.decisions import LABELS
 from photocull.catalog.sidecars import Sidecars, SidecarSeen, effective
 from photocull.catalog.store import Catalog, printable
-from photocull.export.common import Listing, adobe_owner_texts, adobe_owners, sidecar_names, write_atomic_bytes
+from photocull.files import write_atomic
+from photocull.export.common import Listing, adobe_owner_texts, adobe_owners, sidecar_names
 
 NS_X = "adobe:ns:meta/"
 NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -303,7 +304,7 @@ def write_sidecars(catalog: Catalog, style: str = "both", under: Path | None = N
                 if new == data:
                     report.unchanged += 1
                 else:
-                    write_atomic_bytes(existing, new, durable=data is not None)
+                    write_atomic(existing, new, durable=data is not None)
                     report.written.append(str(existing))
                 stat = existing.stat()
             except (OSError, SidecarError) as exc:

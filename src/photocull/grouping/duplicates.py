@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from photocull.analysis.fingerprints import hamming
 from photocull.grouping.groups import Link, PhotoItem
 
 RAW_JPEG_SECONDS = 1.0  # a RAW and the JPEG the camera wrote with it carry the same time, to the second

