@@ -55,7 +55,7 @@ def judge_faces(faces: Sequence[Mapping[str, Any]], rules: RuleSettings) -> Face
                 t for t in texts if t != "eyes closed"]
         if texts:
             problems.append((weights[role] * penalty + (1e3 if blink else 0),
-                             f"{_who(face)} ({role}): {', '.join(texts)}"))
+                             f"{who(face)} ({role}): {', '.join(texts)}"))
     if not judged:
         return FaceVerdict(None, False, (), 0)
     score = 1.0 - weighted_penalty / total_weight if total_weight > 0 else None
@@ -106,9 +106,10 @@ def _issues(face: Mapping[str, Any], rules: RuleSettings) -> list[tuple[str, flo
     return [(text, cost) for text, cost in issues if cost > 0]
 
 
-def _who(face: Mapping[str, Any]) -> str:
+def who(face: Mapping[str, Any], unknown: str = "face {}") -> str:
+    """A face in words: the person's name, else "person 7", else ``unknown`` with the face's index."""
     if face.get("person_name"):
         return str(face["person_name"])
     if face.get("person") is not None:
         return f"person {face['person']}"
-    return f"face {face['face_index']}"
+    return unknown.format(face.get("face_index", 0))

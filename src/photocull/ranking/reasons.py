@@ -24,6 +24,9 @@ from typing import Any
 
 from photocull.grouping.groups import PhotoItem
 from photocull.ranking.composite import Score
+from photocull.ranking.face_rules import who
+
+UNNAMED_FACE = "a face ({})"  # a face no person was found for, by its index
 
 MIN_SHARPNESS_GAP = 0.05  # sharpness 0-1
 MIN_FACE_SHARPNESS_GAP = 0.1
@@ -53,7 +56,7 @@ class Shot:
     @property
     def closed_eyes(self) -> list[str]:
         """Who has closed eyes (names where known)."""
-        return [_who(f) for f in self.faces if f.get("eyes") == "closed"]
+        return [who(f, UNNAMED_FACE) for f in self.faces if f.get("eyes") == "closed"]
 
     def face_sharpness(self) -> dict[str, float]:
         """The sharpest face of each known person in the shot."""
@@ -61,8 +64,8 @@ class Shot:
         for face in self.faces:
             if face.get("person") is None or face.get("sharpness") is None:
                 continue
-            who = _who(face)
-            found[who] = max(found.get(who, 0.0), float(face["sharpness"]))
+            name = who(face, UNNAMED_FACE)
+            found[name] = max(found.get(name, 0.0), float(face["sharpness"]))
         return found
 
 
@@ -229,11 +232,3 @@ def _score(shot: Shot) -> str:
 def _kind(item: PhotoItem) -> str:
     name = item.format.upper()
     return "RAW" if name.startswith("RAW") else "HEIC" if name in ("HEIF", "HEIC") else name
-
-
-def _who(face: Mapping[str, Any]) -> str:
-    if face.get("person_name"):
-        return str(face["person_name"])
-    if face.get("person") is not None:
-        return f"person {face['person']}"
-    return f"a face ({face.get('face_index', 0)})"
