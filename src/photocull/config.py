@@ -346,7 +346,8 @@ class RankingSettings(_Section):
     )
     keep_rule: str = Field(
         "best",
-        description="Which copy of the same photo (other format or size) a group keeps: best (highest score), "
+        description="Which copy of the same photo (other format or size) a group keeps: best (highest score among the "
+        "full-size copies: a reduced copy is never kept over its original), "
         "largest (most pixels, then bytes), smallest (fewest bytes), raw (prefer RAW), heic (prefer HEIC/HEIF).",
     )
 

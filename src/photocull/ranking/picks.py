@@ -59,6 +59,9 @@ def is_raw(item: PhotoItem) -> bool:
     return item.format.upper().startswith("RAW")
 
 
+RESOLUTION_SLACK = 1.5  # copies within this factor of the most pixels count as full size
+
+
 def is_heic(item: PhotoItem) -> bool:
     return item.format.upper() in ("HEIF", "HEIC")
 
@@ -94,7 +97,11 @@ def choose_copy(members: Sequence[int], items: Sequence[PhotoItem], scores: Mapp
     def best_key(m: int) -> tuple:
         return (-scores[items[m].path].score, -pixels(m), -items[m].size, items[m].path)
 
-    best = min(members, key=best_key)
+    # A reduced copy cannot be better than the photo it was made from, but it measures sharper at the
+    # working size: the best score is looked for only among the copies with (nearly) the most pixels.
+    most = max(pixels(m) for m in members)
+    full_size = [m for m in members if pixels(m) * RESOLUTION_SLACK >= most]
+    best = min(full_size, key=best_key)
     if len(members) == 1:
         return best, None
     others = [m for m in members if m != best]
@@ -117,6 +124,9 @@ def choose_copy(members: Sequence[int], items: Sequence[PhotoItem], scores: Mapp
             name = "RAW" if keep_rule == "raw" else "HEIC"
             return chosen, f"{name} kept over its {' and '.join(sorted(formats))}"
         return best, None
+    if min(members, key=best_key) != best:
+        it = items[best]
+        return best, f"full-size copy ({it.width}×{it.height}) kept over smaller ones"
     return best, None
 
 
@@ -157,8 +167,9 @@ def rank_group(group: Group, items: Sequence[PhotoItem], photos: Mapping[str, Ma
         if m == first:
             why = reason if not group.keep_all else "best frame; " + reason
         elif m in copy_of:
+            kept = "the pick" if copy_of[m] == first else f"#{ordered.index(copy_of[m]) + 1}"
             why = loser_reason(shots[m], shots[copy_of[m]], copy=True,
-                               rule=rule_reason.get(copy_of[m]), keep_all=group.keep_all)
+                               rule=rule_reason.get(copy_of[m]), keep_all=group.keep_all, kept=kept)
         else:
             why = loser_reason(shots[m], shots[first], keep_all=group.keep_all)
         ranked.append(RankedMember(m, items[m].key, items[m].path, rank, group.relation_of(m) or "unknown",

@@ -95,14 +95,18 @@ def pick_reason(pick: Shot, rivals: Sequence[Shot], rule: str | None = None,
 
 
 def loser_reason(shot: Shot, pick: Shot, *, copy: bool = False, rule: str | None = None,
-                 keep_all: bool = False) -> str:
-    """Why ``shot`` ranks below ``pick`` (or, in a keep-all group, that it is kept anyway)."""
+                 keep_all: bool = False, kept: str = "the pick") -> str:
+    """Why ``shot`` ranks below ``pick`` (or, in a keep-all group, that it is kept anyway).
+
+    With ``copy``, ``pick`` is the copy kept of ``shot``'s photo, which ``kept`` names
+    ("the pick", or "#3" when that photo itself lost to another shot of the group).
+    """
     if keep_all:
         return "kept with the others; " + (_deficits(shot, pick)[0][1] if _deficits(shot, pick) else
                                            f"score {_score(shot)}")
     if copy:
         same = shot.item.content_hash == pick.item.content_hash
-        text = "identical file to the pick" if same else f"{_kind(shot.item)} copy of the pick"
+        text = f"identical file to {kept}" if same else f"{_kind(shot.item)} copy of {kept}"
         if rule:
             return f"{text} ({rule})"
         worse = sorted(_deficits(shot, pick), key=lambda p: -p[0])[:2]
