@@ -29,7 +29,7 @@ def grouped(corpus: Path, tmp_path_factory, *folders: str, verify: bool = True) 
     groups = find_groups(data, GroupingSettings(), verify=verify)
     found = set()
     for group in groups:
-        names = [Path(data.items[m].path).relative_to(corpus).as_posix() for m in group.members]
+        names = [Path(data.items[m].path).relative_to(corpus.resolve()).as_posix() for m in group.members]
         print(group.kind, names)
         for link in group.links:
             print("   ", link.relation, Path(data.items[link.a].path).name, Path(data.items[link.b].path).name,
