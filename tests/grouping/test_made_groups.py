@@ -4,6 +4,7 @@ seconds in their times, an exposure bracket, a panorama. Every file is written o
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from photocull.config import GroupingSettings, IngestSettings
 from photocull.grouping.build import find_groups
 from photocull.grouping.duplicates import raw_jpeg_links
 from photocull.grouping.groups import GroupingInput, PhotoItem
-from photocull.grouping.inputs import load_input
+from photocull.grouping.inputs import load_input, load_matches, save_matches
 from photocull.grouping.moments import minute_precision
 from photocull.ingest.decode import decode
 from photocull.pipeline.scan import scan
@@ -215,3 +216,25 @@ def test_a_bracket_shot_raw_plus_jpeg_is_one_bracket() -> None:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     groups = find_groups(GroupingInput(items, vectors), GroupingSettings(), verify=False)
     assert [(g.kind, g.members) for g in groups] == [("bracket", [0, 1, 2, 3, 4, 5])]
+
+
+def test_verified_pairs_are_stored_and_reused(made: dict) -> None:
+    """The cull runs after every scan: pairs verified once are kept by content and never decoded again."""
+    data: GroupingInput = made["data"]
+    settings = GroupingSettings()
+    with Catalog(made["root"] / ".photocull" / "catalog.db") as catalog:
+        matches = load_matches(catalog, settings)
+        known = set(matches)
+        first = find_groups(data, settings, matches=matches)
+        assert save_matches(catalog, settings, matches, known) > 0
+        stored = load_matches(catalog, settings)
+    assert set(stored) == set(matches)
+    assert {k: m.inliers for k, m in stored.items()} == {k: m.inliers for k, m in matches.items()}
+
+    # The photos can no longer be read: only the stored outcomes can give the same verified groups
+    # (compared as sets: paths break ties in the order of photos without a time).
+    gone = GroupingInput([replace(item, path=str(made["root"] / "gone" / f"{i}.jpg"))
+                          for i, item in enumerate(data.items)], data.vectors)
+    second = find_groups(gone, settings, matches=stored)
+    assert {(g.kind, frozenset(g.members)) for g in second} == {(g.kind, frozenset(g.members)) for g in first}
+    assert set(stored) == set(matches)  # nothing new was matched

@@ -282,6 +282,17 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX sidecars_by_photo ON sidecars (photo);
     """,
+    # 7: how each verified pair of photos matched by local features (grouping/verify.py), by content,
+    # so a cull after an incremental scan verifies only new pairs.
+    """
+    CREATE TABLE verified_pairs (
+        a TEXT NOT NULL,                -- content hashes: photo a's frame maps onto photo b's
+        b TEXT NOT NULL,
+        stamp TEXT NOT NULL,            -- the matcher's version and settings
+        match TEXT NOT NULL,            -- JSON: inliers, matches, transform, scale, rotation, shift, coverage, mirrored
+        PRIMARY KEY (a, b)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -254,6 +254,18 @@ class Catalog:
                 db.execute("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
                            "SET value = excluded.value", (key, json.dumps(value)))
 
+    def verified_pairs(self, stamp: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """Stored outcomes of matching two photos (by content hashes) made with ``stamp``."""
+        rows = self._query("SELECT a, b, match FROM verified_pairs WHERE stamp = ?", [stamp])
+        return {(r[0], r[1]): json.loads(r[2]) for r in rows}
+
+    def save_verified_pairs(self, stamp: str, outcomes: dict[tuple[str, str], dict[str, Any]]) -> None:
+        """Add outcomes made with ``stamp``; those of any other stamp are dropped (they would never be reused)."""
+        with self._transaction() as db:
+            db.execute("DELETE FROM verified_pairs WHERE stamp != ?", (stamp,))
+            db.executemany("INSERT OR REPLACE INTO verified_pairs (a, b, stamp, match) VALUES (?, ?, ?, ?)",
+                           [(a, b, stamp, json.dumps(value)) for (a, b), value in outcomes.items()])
+
     def faces(self, path: Path | None = None) -> list[dict[str, Any]]:
         """Every face found in a readable file (or in ``path``): one row per file and face, no descriptor,
         with its person (id, name, role; None where the face has no person yet)."""

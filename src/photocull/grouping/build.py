@@ -34,7 +34,7 @@ from photocull.grouping.groups import RELATIONS, Group, GroupingInput, GroupKind
 from photocull.grouping.index import candidate_pairs, pair_cosines
 from photocull.grouping.moments import burst_links, similar_links
 from photocull.grouping.sets import bracket_sets, panorama_sets
-from photocull.grouping.verify import Verifier
+from photocull.grouping.verify import MatchCache, Verifier
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -47,16 +47,18 @@ KIND_OF: dict[str, GroupKind] = {
 
 
 def find_groups(data: GroupingInput, settings: GroupingSettings, *, verify: bool = True,
-                on_progress: Progress | None = None) -> list[Group]:
+                on_progress: Progress | None = None, matches: MatchCache | None = None) -> list[Group]:
     """Groups of two or more photos, members in capture order, groups in the order of their first member.
 
     ``verify=False`` skips the local-feature checks (no photo is read again):
     rotated and cropped copies and same-scene pairs below ``near_duplicate_cosine``
     are then missed, and no panorama is found. ``on_progress(stage, done, total)``
-    is called as stages advance ("neighbours", "verifying", "links").
+    is called as stages advance ("neighbours", "verifying", "links"). ``matches``: verification
+    outcomes of earlier runs (see :mod:`.verify`), reused, and completed with the pairs matched now.
     """
     items, vectors = data.items, data.vectors
-    verifier = Verifier([it.path for it in items], settings.min_inliers) if verify else None
+    verifier = Verifier([it.path for it in items], settings.min_inliers, [it.content_hash for it in items],
+                        matches) if verify else None
     links = list(exact_links(items)) + list(raw_jpeg_links(items))
     a, b, cosine = candidate_pairs(vectors, settings.neighbours, min(settings.verify_cosine, settings.copy_cosine),
                                    settings.exact_below, on_progress)

@@ -1,4 +1,5 @@
-"""What grouping reads from the catalog: one :class:`PhotoItem` per readable file, and its embedding."""
+"""What grouping reads from and keeps in the catalog: one :class:`PhotoItem` per readable file with its
+embedding, and the outcomes of verifying pairs by local features."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from typing import Any
 import numpy as np
 
 from photocull.catalog.store import Catalog, printable
+from photocull.config import GroupingSettings
 from photocull.grouping.groups import GroupingInput, PhotoItem
+from photocull.grouping.verify import MatchCache, match_from_json, match_to_json, stamp
 from photocull.vectors import normalise
 
 
@@ -43,3 +46,16 @@ def item_from_row(row: dict[str, Any], key: str, has_vector: bool) -> PhotoItem:
         f_number=row.get("f_number"), iso=row.get("iso"), focal_length=row.get("focal_length"),
         phash=row.get("phash"), has_vector=has_vector,
     )
+
+
+def load_matches(catalog: Catalog, settings: GroupingSettings) -> MatchCache:
+    """The verification outcomes earlier culls stored, for :func:`~photocull.grouping.build.find_groups`."""
+    stored = catalog.verified_pairs(stamp(settings.min_inliers))
+    return {key: match_from_json(value) for key, value in stored.items()}
+
+
+def save_matches(catalog: Catalog, settings: GroupingSettings, matches: MatchCache, known: set) -> int:
+    """Store the outcomes ``find_groups`` added to ``matches`` (those not in ``known``); how many."""
+    new = {key: match_to_json(match) for key, match in matches.items() if key not in known}
+    catalog.save_verified_pairs(stamp(settings.min_inliers), new)
+    return len(new)

@@ -39,6 +39,7 @@ from photocull.catalog.groups import StoredGroup, StoredMember
 from photocull.config import Settings
 from photocull.grouping.build import find_groups as build_groups
 from photocull.grouping.groups import Group, GroupingInput
+from photocull.grouping.inputs import load_input, load_matches, save_matches
 from photocull.ranking.composite import Score, Weights, resolve_weights, score_photos
 from photocull.ranking.face_rules import with_verdicts
 from photocull.ranking.picks import RankedGroup, rank_group
@@ -104,9 +105,15 @@ def score_catalog(catalog: Catalog, settings: Settings, weights: Weights | str |
     return Scored(photos, judged, score_photos(photos, weights), weights)
 
 
-def find_groups(data: GroupingInput, settings: Settings, on_progress: Progress | None = None) -> list[Group]:
-    """The grouping stage's groups (:func:`photocull.grouping.build.find_groups`)."""
-    return build_groups(data, settings.grouping, on_progress=on_progress)
+def find_groups(catalog: Catalog, data: GroupingInput, settings: Settings,
+                on_progress: Progress | None = None) -> list[Group]:
+    """The grouping stage's groups (:func:`photocull.grouping.build.find_groups`), reusing and storing the
+    catalog's verified pairs so that a cull after an incremental scan verifies only new pairs."""
+    matches = load_matches(catalog, settings.grouping)
+    known = set(matches)
+    groups = build_groups(data, settings.grouping, on_progress=on_progress, matches=matches)
+    save_matches(catalog, settings.grouping, matches, known)
+    return groups
 
 
 def rank_groups(groups: Iterable[Group], data: GroupingInput, scored: Scored, keep_rule: str) -> list[RankedGroup]:
@@ -120,7 +127,6 @@ def rank_groups(groups: Iterable[Group], data: GroupingInput, scored: Scored, ke
 def cull(catalog: Catalog, settings: Settings, *, weights: Weights | str | Mapping | None = None,
          on_progress: Progress | None = None) -> CullReport:
     """Group, rank, store the groups and write the automatic decisions; see the module docstring."""
-    from photocull.grouping.inputs import load_input
 
     started = time.perf_counter()
 
@@ -131,7 +137,7 @@ def cull(catalog: Catalog, settings: Settings, *, weights: Weights | str | Mappi
     data = load_input(catalog)
     scored = score_catalog(catalog, settings, weights)
     say("grouping")
-    groups = find_groups(data, settings, on_progress=on_progress)
+    groups = find_groups(catalog, data, settings, on_progress=on_progress)
     say("ranking")
     ranked = rank_groups(groups, data, scored, settings.ranking.keep_rule)
     catalog.groups.replace(_stored(g) for g in ranked)
