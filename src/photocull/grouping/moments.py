@@ -116,6 +116,7 @@ def similar_links(items: list[PhotoItem], a: np.ndarray, b: np.ndarray, cosine: 
     if verifier is None:
         return
     check = np.flatnonzero(~copy & ~near & (cosine >= settings.verify_cosine))
+    verifier.prefetch(int(x) for i in check if verifier.needs(int(a[i]), int(b[i])) for x in (a[i], b[i]))
     for done, i in enumerate(check, 1):
         match = verifier.match(int(a[i]), int(b[i]))
         if on_progress:

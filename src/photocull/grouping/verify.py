@@ -20,6 +20,10 @@ runs after every scan, so the outcome of every pair is kept by content hash
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -29,6 +33,7 @@ import numpy as np
 from photocull.config import IngestSettings
 from photocull.ingest.decode import decode
 
+PREFETCH_MIN_PER_WORKER = 8  # photos per worker below which a process pool costs more than it saves
 VERSION = 1  # of the matching below: stored outcomes of another version are not reused
 EDGE = 512  # long edge of the grey copy features are found on
 FEATURES = 500  # ORB keypoints per photo
@@ -107,14 +112,28 @@ class Verifier:
         self._features: dict[int, Features | None] = {}
         self._mirrored: dict[int, Features | None] = {}
         self._results: dict[tuple[int, int], Match] = {}
-        self._orb = cv2.ORB_create(nfeatures=FEATURES)
         self._matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
-        self._decode = IngestSettings(working_size=EDGE, min_decode_edge=EDGE)
 
     def features(self, i: int) -> Features | None:
         if i not in self._features:
-            self._features[i] = self._compute(self.paths[i])
+            self._features[i] = compute_features(self.paths[i])
         return self._features[i]
+
+    def needs(self, a: int, b: int) -> bool:
+        """Whether matching a with b would compute anything (neither done in this run nor stored)."""
+        key = (self.hashes[a], self.hashes[b]) if self.hashes is not None else None
+        return (a, b) not in self._results and (key is None or key not in self.known)
+
+    def prefetch(self, indexes: Iterable[int], workers: int | None = None) -> None:
+        """Compute the features of these photos in parallel, one process per core: decoding them again is
+        nearly all the cost of verification."""
+        todo = sorted({i for i in indexes if i not in self._features})
+        workers = min(workers or os.cpu_count() or 1, len(todo) // PREFETCH_MIN_PER_WORKER)
+        if workers < 2:
+            return
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+            for i, found in zip(todo, pool.map(compute_features, [self.paths[i] for i in todo], chunksize=4)):
+                self._features[i] = found
 
     def match(self, a: int, b: int) -> Match:
         """How photo ``a``'s frame maps onto photo ``b``'s, or onto b's mirror image when only that matches
@@ -128,7 +147,7 @@ class Verifier:
             found = self._match(self.features(a), self.features(b))
             if found.inliers < self.min_matches:
                 if b not in self._mirrored:
-                    self._mirrored[b] = self._compute(self.paths[b], mirror=True)
+                    self._mirrored[b] = compute_features(self.paths[b], mirror=True)
                 mirrored = self._match(self.features(a), self._mirrored[b])
                 if mirrored.inliers >= self.min_matches:
                     found = replace(mirrored, mirrored=True)
@@ -137,16 +156,6 @@ class Verifier:
                 self.known[key] = found
                 self.computed.append(key)
         return self._results[a, b]
-
-    def _compute(self, path: str, mirror: bool = False) -> Features | None:
-        try:
-            rgb = decode(Path(path).read_bytes(), path, self._decode).rgb
-        except Exception:  # noqa: BLE001 - a photo that cannot be read again is just not verified
-            return None
-        grey = cv2.cvtColor(_fit(rgb[:, ::-1] if mirror else rgb, EDGE), cv2.COLOR_RGB2GRAY)
-        keypoints, descriptors = self._orb.detectAndCompute(grey, None)
-        points = np.float32([k.pt for k in keypoints]).reshape(-1, 2)
-        return Features(points, descriptors, grey.shape[1], grey.shape[0])
 
     def _match(self, fa: Features | None, fb: Features | None) -> Match:
         if fa is None or fb is None or fa.descriptors is None or fb.descriptors is None or len(fb.points) < 2:
@@ -161,6 +170,19 @@ class Verifier:
         if transform is None or inliers is None:
             return Match(0, len(good))
         return _describe(int(inliers.sum()), len(good), transform, fa, fb)
+
+
+def compute_features(path: str, mirror: bool = False) -> Features | None:
+    """ORB keypoints of the photo (or its mirror image) on a grey copy with long edge :data:`EDGE`; None when
+    the photo cannot be read again (it is then simply not verified)."""
+    try:
+        rgb = decode(Path(path).read_bytes(), path, IngestSettings(working_size=EDGE, min_decode_edge=EDGE)).rgb
+    except Exception:  # noqa: BLE001 - a photo that cannot be read again is just not verified
+        return None
+    grey = cv2.cvtColor(_fit(rgb[:, ::-1] if mirror else rgb, EDGE), cv2.COLOR_RGB2GRAY)
+    keypoints, descriptors = cv2.ORB_create(nfeatures=FEATURES).detectAndCompute(grey, None)
+    points = np.float32([k.pt for k in keypoints]).reshape(-1, 2)
+    return Features(points, descriptors, grey.shape[1], grey.shape[0])
 
 
 def _describe(inliers: int, matches: int, m: np.ndarray, fa: Features, fb: Features) -> Match:
