@@ -377,6 +377,23 @@ class ClipSettings(_Section):
     )
 
 
+class WebSettings(_Section):
+    """The review web app (`photocull serve`, docs/web.md)."""
+
+    host: str = Field(
+        "127.0.0.1", description="Address the web app listens on. Any address but the loopback one "
+        "requires a token.",
+    )
+    port: int = Field(8765, ge=1, le=65535, description="Port the web app listens on.")
+    token: str | None = Field(
+        None, description="Password for the web app: every request must carry it (Authorization: Bearer, "
+        "or the cookie GET /login?token=... sets). Required when host is not a loopback address.",
+    )
+    max_upload_bytes: int = Field(
+        20 * 2**30, ge=0, description="Largest upload the web app accepts (uploads are not built yet).",
+    )
+
+
 class Settings(_Section):
     """The whole configuration: one section per stage."""
 
@@ -390,6 +407,7 @@ class Settings(_Section):
     grouping: GroupingSettings = GroupingSettings()
     ranking: RankingSettings = RankingSettings()
     clip: ClipSettings = ClipSettings()
+    web: WebSettings = WebSettings()
 
 
 class ConfigError(ValueError):

@@ -33,6 +33,7 @@ from urllib.parse import quote, unquote_to_bytes
 import numpy as np
 
 from photocull.catalog.decisions import Decisions
+from photocull.catalog.gallery import Gallery
 from photocull.catalog.groups import Groups
 from photocull.catalog.people import People, carry_people, restore_people
 from photocull.catalog.schema import CHILD_TABLES, migrate, record_columns, table_columns
@@ -92,12 +93,15 @@ class FileState:
 class Catalog:
     """A connection to one catalog file; use as a context manager."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, any_thread: bool = False):
+        """``any_thread``: the connection may be used from several threads, one at a time (the caller
+        serialises them, as the web app does with a lock)."""
         self.path = path.resolve()
         self.root = self.path.parent.parent if self.path.parent.name == STATE_DIR_NAME else None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                       check_same_thread=not any_thread)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -239,6 +243,11 @@ class Catalog:
     def groups(self) -> Groups:
         """Groups of one moment with their picks and ranked members: see :mod:`photocull.catalog.groups`."""
         return Groups(self)
+
+    @property
+    def gallery(self) -> Gallery:
+        """Bulk reads for the web app's in-memory gallery: see :mod:`photocull.catalog.gallery`."""
+        return Gallery(self)
 
     def get_state(self, key: str) -> Any:
         """A small named value stored in the catalog (e.g. learned weights), or None."""

@@ -30,6 +30,7 @@ from photocull.cli.options import (
 from photocull.cli.progress import ScanProgress
 from photocull.cli.report import report
 from photocull.cli.search import search
+from photocull.cli.serve import serve
 from photocull.config import ConfigError, Settings, load_settings
 from photocull.models import store
 from photocull.models.known import MODELS
@@ -59,6 +60,7 @@ app.command()(cull)
 app.command()(groups)
 app.command()(learn)
 app.command()(report)
+app.command()(serve)
 
 
 def main() -> None:
