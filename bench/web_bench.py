@@ -136,7 +136,7 @@ def main() -> None:
         catalog_path = make_catalog(Path(tmp) / "library", args.photos)
         results["build_catalog_s"] = round(time.perf_counter() - began, 2)
         began = time.perf_counter()
-        client = TestClient(create_app(catalog_path, Settings()))
+        client = TestClient(create_app(catalog_path, Settings()), base_url="http://127.0.0.1")
         results["startup_s"] = round(time.perf_counter() - began, 2)
         pages = {"first": 0, "middle": args.photos // 2, "last": args.photos - 100}
 

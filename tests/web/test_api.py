@@ -41,7 +41,7 @@ def catalog_path(library: Path) -> Path:
 
 @pytest.fixture()
 def client(catalog_path: Path) -> TestClient:
-    return TestClient(create_app(catalog_path, Settings()))
+    return TestClient(create_app(catalog_path, Settings()), base_url="http://127.0.0.1")
 
 
 def all_photos(client: TestClient, **params) -> list[dict]:
@@ -117,7 +117,7 @@ def test_decision_round_trip_persists_and_survives_a_recull(client: TestClient, 
     run_cli("cull", library)
     with Catalog(catalog_path) as cat:
         assert cat.decisions.get(library / photo["path"]).flag == "reject"
-    fresh = TestClient(create_app(catalog_path, Settings()))
+    fresh = TestClient(create_app(catalog_path, Settings()), base_url="http://127.0.0.1")
     stats = fresh.get("/api/stats").json()
     assert stats["user_flags"] == 1 and stats["agreement"] == 0.0
     assert stats["kept"] + stats["rejected"] + stats["undecided"] == stats["photos"] == 20
@@ -152,9 +152,16 @@ def test_csrf_header_required(client: TestClient):
     assert cross.status_code == 403
 
 
+def test_without_a_token_only_loopback_host_names_are_answered(client: TestClient):
+    """DNS rebinding: a page on evil.example resolved to 127.0.0.1 sends Host: evil.example."""
+    assert client.get("/api/stats", headers={"Host": "evil.example:8765"}).status_code == 421
+    for host in ("127.0.0.1:8765", "localhost", "[::1]:8765"):
+        assert client.get("/api/stats", headers={"Host": host}).status_code == 200, host
+
+
 def test_token_required_when_set(catalog_path: Path):
     settings = Settings(web=WebSettings(token="s3cret"))
-    client = TestClient(create_app(catalog_path, settings))
+    client = TestClient(create_app(catalog_path, settings), base_url="http://127.0.0.1")
     assert client.get("/api/stats").status_code == 401
     assert client.get("/api/stats", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/api/stats", headers={"Authorization": "Bearer s3cret"}).status_code == 200

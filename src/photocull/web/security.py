@@ -10,6 +10,9 @@
   send without a CORS preflight this app never grants, and its ``Origin``,
   when present, must be this server's own.
 - Files are served by content hash only (:data:`CONTENT_HASH`), never by path.
+- Without a token (loopback only), a request must name a loopback host in its
+  ``Host`` header: a web page whose domain an attacker points at 127.0.0.1
+  (DNS rebinding) would otherwise read the library from the user's browser.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ class Guard(BaseHTTPMiddleware):
         self.required = required
 
     async def dispatch(self, request: Request, call_next) -> Response:
+        if not self.required and not is_loopback(host_name(request.headers.get("host", ""))):
+            return JSONResponse({"detail": "this server answers only to a loopback host name (127.0.0.1, "
+                                 "localhost); run it with a token to reach it by another name"}, status_code=421)
         if self.required:
             if request.url.path == "/login":
                 given = request.query_params.get("token", "")
@@ -82,6 +88,11 @@ class Guard(BaseHTTPMiddleware):
 
     def _matches(self, given: str) -> bool:
         return bool(self.token) and hmac.compare_digest(given.encode(), self.token.encode())
+
+
+def host_name(host_header: str) -> str:
+    """The host name of a ``Host`` header, without its port ("[::1]:8765" -> "::1")."""
+    return urlsplit(f"//{host_header}").hostname or ""
 
 
 def csrf_problem(request: Request) -> str | None:
