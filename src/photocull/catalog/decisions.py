@@ -108,16 +108,26 @@ class Decisions:
             params.append(flag)
         return self._select(where, params)
 
+    def effective_by_key(self) -> dict[str, tuple[str | None, int | None, str | None, bool]]:
+        """Every readable file with a decisions row: (flag, rating, label, by_user), by catalog key.
+
+        A row whose values are all None is kept: a sidecar written earlier must then lose its values."""
+        return {r[0]: (r[1], r[2], r[3], bool(r[4])) for r in self._rows("WHERE files.status = 'ok'", [])}
+
     def _select(self, where: str, params: list) -> list[Decision]:
-        rows = self._catalog._query(
+        resolve = self._catalog.resolve
+        from photocull.catalog.store import printable
+
+        return [Decision(printable(resolve(r[0])), r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7])
+                for r in self._rows(where, params)]
+
+    def _rows(self, where: str, params: list) -> list:
+        """Key, effective flag, rating, label, whether the user set any, then auto_flag, user_flag, user_rating."""
+        return self._catalog._query(
             "SELECT decisions.path, coalesce(user_flag, auto_flag), coalesce(user_rating, auto_rating), "
             "coalesce(user_label, auto_label), user_flag IS NOT NULL OR user_rating IS NOT NULL "
             "OR user_label IS NOT NULL, auto_flag, user_flag, user_rating "
             f"FROM decisions JOIN files USING (path) {where} ORDER BY decisions.path", params)
-        resolve = self._catalog.resolve
-        from photocull.catalog.store import printable
-
-        return [Decision(printable(resolve(r[0])), r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7]) for r in rows]
 
 
 def _check(flag: object, rating: object, label: object) -> None:

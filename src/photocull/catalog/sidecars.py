@@ -111,16 +111,3 @@ class Sidecars:
 
 def as_dict(record: SidecarSeen) -> dict[str, Any]:
     return {"path": record.path, "rating": record.rating, "label": record.label, "pick": record.pick}
-
-
-def effective(catalog: Catalog) -> dict[str, tuple[str | None, int | None, str | None, bool]]:
-    """Every readable file with a decisions row: (flag, rating, label, by_user), by catalog key.
-
-    The user's value wins where set, else the program's (a row whose values are all
-    NULL is kept: a sidecar written earlier must then lose its values)."""
-    rows = catalog._query(
-        "SELECT decisions.path, coalesce(user_flag, auto_flag), coalesce(user_rating, auto_rating), "
-        "coalesce(user_label, auto_label), user_flag IS NOT NULL OR user_rating IS NOT NULL "
-        "OR user_label IS NOT NULL FROM decisions JOIN files USING (path) WHERE files.status = 'ok' "
-        "ORDER BY decisions.path")
-    return {r[0]: (r[1], r[2], r[3], bool(r[4])) for r in rows}

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from photocull.catalog.sidecars import Sidecars, effective
+from photocull.catalog.sidecars import Sidecars
 from photocull.catalog.store import Catalog
 from photocull.files import sha256_file
 
@@ -35,7 +35,7 @@ class Selected:
 def select_files(catalog: Catalog, include_undecided: bool = False, under: Path | None = None,
                  flag: str = "keep") -> list[Selected]:
     """Readable files whose effective flag is ``flag`` (and, with ``include_undecided``, unflagged ones)."""
-    decided = effective(catalog)
+    decided = catalog.decisions.effective_by_key()
     chosen = []
     for key in Sidecars(catalog).readable_keys():
         f, rating, label, _ = decided.get(key, (None, None, None, False))

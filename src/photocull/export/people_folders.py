@@ -21,7 +21,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from photocull.catalog.sidecars import Sidecars, effective
+from photocull.catalog.sidecars import Sidecars
 from photocull.catalog.store import Catalog, printable
 from photocull.config import Settings
 from photocull.errors import UnreadableFile
@@ -54,7 +54,7 @@ def export_people(catalog: Catalog, dest: Path, settings: Settings, mode: str = 
     dest = dest.resolve()
     dest.mkdir(parents=True, exist_ok=True)
     report = PeopleReport()
-    decided = effective(catalog)
+    decided = catalog.decisions.effective_by_key()
     files_of = Sidecars(catalog).person_files()
     summary = []
     for person in catalog.people.listing():

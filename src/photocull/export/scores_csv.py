@@ -7,7 +7,6 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from photocull.catalog.sidecars import effective
 from photocull.catalog.store import Catalog
 from photocull.config import RuleSettings
 from photocull.ranking.face_rules import with_verdicts
@@ -16,7 +15,7 @@ from photocull.ranking.face_rules import with_verdicts
 def write_scores_csv(catalog: Catalog, output: Path, rules: RuleSettings) -> int:
     """Write the CSV; return the number of photo rows."""
     photos = with_verdicts(catalog.photos(), catalog.faces(), rules)
-    decided = effective(catalog)
+    decided = catalog.decisions.effective_by_key()
     rows = []
     for rank, row in enumerate(photos, 1):
         flag, rating, label, by_user = decided.get(catalog.key(Path(row["path"])), (None, None, None, False))

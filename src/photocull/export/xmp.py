@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from photocull.catalog.decisions import LABELS
-from photocull.catalog.sidecars import Sidecars, SidecarSeen, effective
+from photocull.catalog.sidecars import Sidecars, SidecarSeen
 from photocull.catalog.store import Catalog, printable
 from photocull.files import write_atomic
 from photocull.export.common import Listing, adobe_owner_texts, adobe_owners, sidecar_names
@@ -285,7 +285,7 @@ def write_sidecars(catalog: Catalog, style: str = "both", under: Path | None = N
     listing = Listing()
     seen = store.seen()
     remembered = []
-    for key, (flag, rating, label, _) in effective(catalog).items():
+    for key, (flag, rating, label, _) in catalog.decisions.effective_by_key().items():
         photo = catalog.resolve(key)
         if under is not None and not photo.is_relative_to(under):
             continue
