@@ -22,7 +22,7 @@ from photocull.export.report_html import data_uri, render
 from photocull.files import write_atomic
 from photocull.people.listing import list_people
 from photocull.previews import preview
-from photocull.ranking.cull import score_catalog
+from photocull.ranking.cull import score_catalog, top_photos
 
 PREVIEW_PX = 160
 HISTOGRAM_BINS = 20
@@ -84,21 +84,9 @@ def gather(catalog: Catalog, settings: Settings, *, max_groups: int = 200, top: 
     kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(by_kind.items())) or "none"
     keep, reject = flags.count("keep"), flags.count("reject")
 
-    best = sorted(photos, key=lambda p: -scored.scores[p].score)
-    grouped = catalog.groups.membership()
-    seen_groups: set[int] = set()
-    top_rows = []
-    for path in best:
-        group = grouped.get(path, (None, None))[0]
-        if group is not None:
-            if group in seen_groups:
-                continue
-            seen_groups.add(group)
-        if decisions.get(path) is not None and decisions[path].flag == "reject":
-            continue
-        top_rows.append(shot(path))
-        if len(top_rows) >= top:
-            break
+    best = [row["path"] for row in top_photos(catalog, settings, n=None, scored=scored)  # one per group: its pick
+            if not (row["path"] in decisions and decisions[row["path"]].flag == "reject")]
+    top_rows = [shot(path) for path in best[:top]]  # previews only for the photos shown
 
     shown_groups = [{
         "id": g.id, "kind": g.kind, "keep_all": g.keep_all, "reason": g.reason,

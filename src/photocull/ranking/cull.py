@@ -186,14 +186,15 @@ def _stored(group: RankedGroup) -> StoredGroup:
 
 
 def top_photos(catalog: Catalog, settings: Settings, *, weights: Weights | str | Mapping | None = None,
-               n: int = 50, one_per_group: bool = True) -> list[dict[str, Any]]:
+               n: int | None = 50, one_per_group: bool = True, scored: Scored | None = None) -> list[dict[str, Any]]:
     """The best ``n`` photos by composite score (face-rejected ones penalised, see ranking.composite).
 
     With ``one_per_group`` (the default) a stored group (from the last cull) shows only its
     pick (rank 1: the keep rule's choice among copies), so a burst does not fill the list. Each row is the photo's catalog row
-    with ``score``, ``score_terms`` (the breakdown), ``group`` and ``group_rank`` added.
+    with ``score``, ``score_terms`` (the breakdown), ``group`` and ``group_rank`` added. ``n`` None: all;
+    ``scored``: the scores a caller already has (:func:`score_catalog`), instead of scoring again.
     """
-    scored = score_catalog(catalog, settings, weights)
+    scored = scored or score_catalog(catalog, settings, weights)
     membership = catalog.groups.membership()
     rows = []
     for photo in scored.photos:
