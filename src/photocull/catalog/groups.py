@@ -59,18 +59,21 @@ class Groups:
                     [(m.path, number, m.rank, m.relation, m.score, m.reason) for m in group.members])
         return len(groups)
 
-    def count(self) -> int:
-        return self._catalog._query("SELECT count(*) FROM groups")[0][0]
+    def count(self, kind: str | None = None) -> int:
+        if kind is None:
+            return self._catalog._query("SELECT count(*) FROM groups")[0][0]
+        return self._catalog._query("SELECT count(*) FROM groups WHERE kind = ?", [kind])[0][0]
 
-    def all(self, kind: str | None = None, limit: int | None = None) -> list[StoredGroup]:
-        """Every stored group (or those of ``kind``), by id (largest first), with its members by rank."""
+    def all(self, kind: str | None = None, limit: int | None = None, offset: int = 0) -> list[StoredGroup]:
+        """Every stored group (or those of ``kind``), by id (largest first), with its members by rank;
+        ``limit`` and ``offset`` page through them."""
         where, params = "", list[object]()
         if kind is not None:
             where, params = "WHERE kind = ?", [kind]
         sql = f"SELECT id, kind, keep_all, pick, reason FROM groups {where} ORDER BY id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [-1 if limit is None else limit, offset]
         return self._with_members(self._catalog._query(sql, params))
 
     def get(self, group_id: int) -> StoredGroup | None:

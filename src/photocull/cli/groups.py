@@ -111,8 +111,9 @@ def groups(
         err.print(f"--kind takes one of {', '.join(kinds)}")
         raise typer.Exit(1)
     with open_catalog(path, catalog) as cat:
-        found = cat.groups.all(kind=kind.replace("-", "_") if kind else None, limit=limit)
-        total = cat.groups.count()
+        wanted = kind.replace("-", "_") if kind else None
+        found = cat.groups.all(kind=wanted, limit=limit)
+        total = cat.groups.count(kind=wanted)
     if as_json:
         from dataclasses import asdict
 

@@ -64,10 +64,8 @@ def groups(request: Request, offset: Annotated[int, Query(ge=0)] = 0,
     """Groups of the last cull, largest first, each with its pick, reason and members."""
     index = _index(request)
     with _catalog(request) as catalog:
-        total = catalog.groups.count() if kind is None else None
-        found = catalog.groups.all(kind=kind, limit=offset + limit)[offset:]
-        if total is None:
-            total = len(catalog.groups.all(kind=kind))
+        total = catalog.groups.count(kind=kind)
+        found = catalog.groups.all(kind=kind, limit=limit, offset=offset)
     return {"total": total, "offset": offset, "limit": limit, "groups": [index.group_row(g) for g in found]}
 
 
