@@ -192,7 +192,11 @@ def test_previews(client: TestClient):
 
 def test_pages_and_docs(client: TestClient):
     page = client.get("/")
-    assert page.status_code == 200 and "X-Photocull" in page.text and "/previews/" in page.text
+    assert page.status_code == 200 and "/static/app.js" in page.text and page.headers["cache-control"] == "no-cache"
+    script = client.get("/static/api.js")  # the front end's modules: revalidated each time, with an ETag
+    assert script.status_code == 200 and "X-Photocull" in script.text and "javascript" in script.headers["content-type"]
+    assert script.headers["cache-control"] == "no-cache" and script.headers.get("etag")
+    assert client.get("/static/../app.py").status_code == 404
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     assert {"/api/photos", "/api/decisions", "/api/stats", "/previews/{content_hash}/{size}"} <= set(spec["paths"])
