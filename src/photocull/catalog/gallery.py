@@ -27,14 +27,15 @@ class Gallery:
         return self._catalog._query("PRAGMA data_version")[0][0]
 
     def decision_rows(self) -> dict[str, tuple]:
-        """Every readable file's decision by catalog key:
-        (flag, rating, label, by_user, auto_flag, user_flag), effective values first."""
+        """Every readable file's decision by catalog key: (flag, rating, label, by_user, auto_flag,
+        user_flag, user_rating, user_label), effective values first; the user's own values let the
+        page undo exactly."""
         rows = self._catalog._query(
             "SELECT decisions.path, coalesce(user_flag, auto_flag), coalesce(user_rating, auto_rating), "
             "coalesce(user_label, auto_label), user_flag IS NOT NULL OR user_rating IS NOT NULL "
-            "OR user_label IS NOT NULL, auto_flag, user_flag "
+            "OR user_label IS NOT NULL, auto_flag, user_flag, user_rating, user_label "
             "FROM decisions JOIN files USING (path) WHERE files.status = 'ok'")
-        return {r[0]: (r[1], r[2], r[3], bool(r[4]), r[5], r[6]) for r in rows}
+        return {r[0]: (r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8]) for r in rows}
 
     def group_kinds(self) -> dict[str, tuple[int, int, str]]:
         """Every grouped file's (group id, rank, group kind), by catalog key."""
@@ -51,7 +52,7 @@ class Gallery:
             for r in self._catalog._query(
                     "SELECT path, coalesce(user_flag, auto_flag), coalesce(user_rating, auto_rating), "
                     "coalesce(user_label, auto_label), user_flag IS NOT NULL OR user_rating IS NOT NULL "
-                    "OR user_label IS NOT NULL, auto_flag, user_flag "
+                    "OR user_label IS NOT NULL, auto_flag, user_flag, user_rating, user_label "
                     f"FROM decisions WHERE path IN ({', '.join('?' * len(chunk))})", chunk):
-                found[r[0]] = (r[1], r[2], r[3], bool(r[4]), r[5], r[6])
+                found[r[0]] = (r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], r[8])
         return found

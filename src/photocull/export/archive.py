@@ -4,7 +4,9 @@ Entries are stored, not deflated (JPEG and RAW data do not compress), under
 their path relative to the catalog's root; files are streamed into the
 archive in chunks, so memory stays small whatever their size. Names are
 made safe (no absolute paths, no ``..``, no duplicates). The archive is
-written beside its final name and renamed when complete.
+written beside its final name and renamed when complete; :func:`stream_zip`
+writes the same archive into any writable stream (the web app's download),
+so a large export never has to sit on disk twice.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from photocull.catalog.sidecars import Sidecars
 from photocull.catalog.store import Catalog
@@ -36,43 +40,53 @@ class ZipReport:
 def write_zip(catalog: Catalog, output: Path, rules: RuleSettings, include_undecided: bool = False,
               under: Path | None = None) -> ZipReport:
     output = output.resolve()
-    report = ZipReport(str(output))
+    partial = output.with_name(f".{output.name}.photocull-partial")
+    try:
+        with open(partial, "wb") as file:
+            report = stream_zip(catalog, file, rules, include_undecided, under, skip=(output, partial))
+        os.replace(partial, output)
+    finally:
+        partial.unlink(missing_ok=True)
+    report.path = str(output)
+    return report
+
+
+def stream_zip(catalog: Catalog, stream: IO[bytes], rules: RuleSettings, include_undecided: bool = False,
+               under: Path | None = None, skip: Collection[Path] = ()) -> ZipReport:
+    """The keepers' archive written into ``stream``, which need not be seekable (entries then carry
+    data descriptors), so it can go straight to a download; ``skip``: files never put in (the archive)."""
+    report = ZipReport("")
     keepers = select_files(catalog, include_undecided, under)
     owners = adobe_owners([catalog.resolve(k) for k in Sidecars(catalog).readable_keys()])
     listing = Listing()
     used: set[str] = {SCORES_NAME.lower()}
-    partial = output.with_name(f".{output.name}.photocull-partial")
-    try:
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
-            for item in keepers:
-                name = relative_name(catalog, item.key)
-                if item.path == output or item.path == partial:
-                    continue
+    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for item in keepers:
+            name = relative_name(catalog, item.key)
+            if item.path in skip:
+                continue
+            try:
+                arcname = _unique(safe_name(name), used)
+                archive.write(item.path, arcname)
+                report.photos += 1
+                report.bytes += item.path.stat().st_size
+            except OSError as exc:
+                report.problems.append((str(item.path), exc.strerror or str(exc)))
+                continue
+            for sidecar in existing_sidecars(item.path, item.path in owners, listing):
+                side_name = arcname + sidecar.name[len(item.path.name):] if sidecar.name.lower().startswith(
+                    item.path.name.lower() + ".") else str(PurePosixPath(arcname).with_suffix("")) + \
+                    sidecar.name[len(item.path.stem):]
                 try:
-                    arcname = _unique(safe_name(name), used)
-                    archive.write(item.path, arcname)
-                    report.photos += 1
-                    report.bytes += item.path.stat().st_size
+                    archive.write(sidecar, _unique(side_name, used))
+                    report.sidecars += 1
+                    report.bytes += sidecar.stat().st_size
                 except OSError as exc:
-                    report.problems.append((str(item.path), exc.strerror or str(exc)))
-                    continue
-                for sidecar in existing_sidecars(item.path, item.path in owners, listing):
-                    side_name = arcname + sidecar.name[len(item.path.name):] if sidecar.name.lower().startswith(
-                        item.path.name.lower() + ".") else str(PurePosixPath(arcname).with_suffix("")) + \
-                        sidecar.name[len(item.path.stem):]
-                    try:
-                        archive.write(sidecar, _unique(side_name, used))
-                        report.sidecars += 1
-                        report.bytes += sidecar.stat().st_size
-                    except OSError as exc:
-                        report.problems.append((str(sidecar), exc.strerror or str(exc)))
-            with tempfile.TemporaryDirectory() as folder:
-                scores = Path(folder) / SCORES_NAME
-                write_scores_csv(catalog, scores, rules)
-                archive.write(scores, SCORES_NAME)
-        os.replace(partial, output)
-    finally:
-        partial.unlink(missing_ok=True)
+                    report.problems.append((str(sidecar), exc.strerror or str(exc)))
+        with tempfile.TemporaryDirectory() as folder:
+            scores = Path(folder) / SCORES_NAME
+            write_scores_csv(catalog, scores, rules)
+            archive.write(scores, SCORES_NAME)
     return report
 
 

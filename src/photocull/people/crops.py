@@ -48,25 +48,31 @@ def write_crop(folder: Path, person_id: int, face: dict[str, Any], settings: Set
     """The person's crop of ``face`` (a row with ``path`` and box); older crops of the person are removed."""
     path = crop_path(folder, person_id, face)
     if not path.is_file():
-        try:
-            photo = decode(Path(face["path"]).read_bytes(), face["path"], settings.ingest)
-        except OSError as exc:
-            raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from exc
-        write_atomic(path, _jpeg(_square(photo.rgb, face)))
+        write_atomic(path, _jpeg(face_crop(face, settings)))
     for old in folder.glob(f"person-{person_id}-*.jpg"):
         if old != path:
             old.unlink(missing_ok=True)
     return path
 
 
-def _square(rgb: np.ndarray, face: dict[str, Any]) -> Image.Image:
+def face_crop(face: dict[str, Any], settings: Settings, size: int = CROP_PX) -> Image.Image:
+    """The square crop of ``face`` (a row with ``path`` and box), ``size`` px: for the CLI's crops and the
+    web app's face thumbnails alike. UnreadableFile when the photo cannot be read or decoded."""
+    try:
+        photo = decode(Path(face["path"]).read_bytes(), face["path"], settings.ingest)
+    except OSError as exc:
+        raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from exc
+    return _square(photo.rgb, face, size)
+
+
+def _square(rgb: np.ndarray, face: dict[str, Any], size: int = CROP_PX) -> Image.Image:
     height, width = rgb.shape[:2]
     x0, x1, y0, y1 = face["x0"] * width, face["x1"] * width, face["y0"] * height, face["y1"] * height
     side = max(x1 - x0, y1 - y0) * (1 + 2 * _MARGIN)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     box = (round(cx - side / 2), round(cy - side / 2), round(cx + side / 2), round(cy + side / 2))
     crop = Image.fromarray(rgb).crop(box)  # outside the photo: black, so the face stays centred
-    return crop.resize((CROP_PX, CROP_PX), Image.Resampling.LANCZOS)
+    return crop.resize((size, size), Image.Resampling.LANCZOS)
 
 
 def _jpeg(image: Image.Image) -> bytes:

@@ -106,13 +106,6 @@ def undo(request: Request, path: str) -> dict:
     return {"decisions": {path: index.decision(keys[0])}}
 
 
-@router.get("/api/people", tags=["people"])
-def people(request: Request) -> dict:
-    """People found in the faces, most faces first."""
-    with _catalog(request) as catalog:
-        return {"people": catalog.people.listing()}
-
-
 @router.get("/api/stats", tags=["stats"])
 def stats(request: Request) -> dict:
     """Photos, kept, rejected, undecided, space the rejects take, agreement with the automatic picks."""

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from photocull import __version__
 from photocull.config import Settings
 from photocull.web.api import router
+from photocull.web.export_api import router as export_router
 from photocull.web.index import GalleryIndex
+from photocull.web.people_api import router as people_router
 from photocull.web.security import Guard, check_binding, token_required
 
 
@@ -30,9 +33,31 @@ def create_app(catalog_path: Path, settings: Settings) -> FastAPI:
     app.state.previews = app.state.catalog_path.parent / "previews"
     app.add_middleware(Guard, token=web.token, required=token_required(web.host, web.token))
     app.include_router(router)
+    app.include_router(people_router)
+    app.include_router(export_router)
+    app.add_api_route("/api/reload", reload_gallery, methods=["POST"], tags=["gallery"])
     app.add_api_route("/", index_page, methods=["GET"], response_class=FileResponse, include_in_schema=False)
     app.mount("/static", _Static(directory=STATIC), name="static")
     return app
+
+
+_RELOAD_LOCK = threading.Lock()
+
+
+def reload_index(app: FastAPI) -> GalleryIndex:
+    """Rebuild the in-memory gallery (scores, groups, people) after a scan or cull, and swap it in:
+    requests keep the old one until the new one is whole; the old one's connection is then closed.
+    One rebuild at a time (each scores every photo)."""
+    with _RELOAD_LOCK:
+        fresh = GalleryIndex(app.state.catalog_path, app.state.settings)
+        old, app.state.index = app.state.index, fresh
+        old.close()
+    return fresh
+
+
+def reload_gallery(request: Request) -> dict:
+    """Rebuild the gallery from the catalog (scores, groups, people), as after a scan or cull elsewhere."""
+    return {"photos": len(reload_index(request.app).entries)}
 
 
 STATIC = Path(__file__).parent / "static"

@@ -24,8 +24,9 @@ from photocull.config import Settings
 from photocull.ranking.cull import score_catalog
 
 SORTS = ("score", "time", "name")
-FILTERS = ("blurry", "eyes_closed", "duplicates", "rejected", "kept", "undecided")
+FILTERS = ("blurry", "eyes_closed", "duplicates", "rejected", "kept", "undecided", "best")
 DUPLICATE_KINDS = ("duplicates", "near_duplicates")
+_NO_DECISION = (None, None, None, False, None, None, None, None)  # as catalog.gallery.decision_rows
 
 
 @dataclass(slots=True)
@@ -97,7 +98,18 @@ class GalleryIndex:
             pass
 
     def close(self) -> None:
-        self.catalog.close()
+        """Close the connection once no request is using it (a reload swaps in a new index first)."""
+        with self._catalog_lock:
+            self.catalog.close()
+
+    def reload_people(self, catalog: Catalog) -> None:
+        """Take the people on each photo again, after people were merged or faces moved (ids change);
+        cheaper than a new index: nothing is scored again, only views filtered by person are dropped."""
+        people = _people_by_path(catalog)
+        with self._lock:
+            for entry in self.entries:
+                entry.people = frozenset(people.get(entry.absolute, ()))
+            self._views = {key: view for key, view in self._views.items() if key[2] is None}
 
     # -- decisions ----------------------------------------------------------
     def refresh(self, catalog: Catalog) -> None:
@@ -142,9 +154,13 @@ class GalleryIndex:
         return view
 
     def decision(self, key: str) -> dict[str, Any]:
-        flag, rating, label, by_user, auto_flag, user_flag = self.decisions.get(key, (None,) * 5 + (None,))
-        return {"flag": flag, "rating": rating, "label": label, "by_user": bool(by_user),
-                "auto_flag": auto_flag, "user_flag": user_flag}
+        """The effective decision, with the user's own values in ``user`` (None when the user decided
+        nothing), so that the page can put back exactly what was there before."""
+        flag, rating, label, by_user, auto_flag, user_flag, user_rating, user_label = self.decisions.get(
+            key, _NO_DECISION)
+        return {"flag": flag, "rating": rating, "label": label, "by_user": by_user,
+                "auto_flag": auto_flag, "user_flag": user_flag,
+                "user": {"flag": user_flag, "rating": user_rating, "label": user_label} if by_user else None}
 
     def keys_of(self, paths: list[str]) -> list[str]:
         """The catalog keys of photos given as the API shows them; LookupError naming one it does not know."""
@@ -218,7 +234,7 @@ class GalleryIndex:
         return view
 
     def _test(self, filter: str | None, person: int | None, min_rating: int | None, decisions: dict):
-        none = (None,) * 6
+        none = _NO_DECISION
         checks = []
         if filter == "blurry":
             checks.append(lambda e: e.blurry)
@@ -226,6 +242,8 @@ class GalleryIndex:
             checks.append(lambda e: e.eyes_closed)
         elif filter == "duplicates":
             checks.append(lambda e: e.group_kind in DUPLICATE_KINDS)
+        elif filter == "best":  # each group's pick (rank 1), and every photo in no group
+            checks.append(lambda e: e.group is None or e.group_rank == 1)
         elif filter == "rejected":
             checks.append(lambda e: decisions.get(e.key, none)[0] == "reject")
         elif filter == "kept":
@@ -247,7 +265,7 @@ class GalleryIndex:
             decisions = self.decisions
         kept = rejected = saved = user_flags = agreed = 0
         for entry in self.entries:
-            flag, _, _, _, auto_flag, user_flag = decisions.get(entry.key, (None,) * 6)
+            flag, _, _, _, auto_flag, user_flag, _, _ = decisions.get(entry.key, _NO_DECISION)
             if flag == "keep":
                 kept += 1
             elif flag == "reject":
@@ -268,10 +286,7 @@ _DECISION_FILTERS = ("rejected", "kept", "undecided")
 def _entries(catalog: Catalog, settings: Settings) -> list[Entry]:
     scored = score_catalog(catalog, settings)
     groups = catalog.gallery.group_kinds()
-    people: dict[str, set[int]] = {}
-    for face in catalog.faces():
-        if face.get("person") is not None:
-            people.setdefault(face["path"], set()).add(face["person"])
+    people = _people_by_path(catalog)
     entries = []
     for photo in scored.photos:
         absolute = photo["path"]
@@ -289,3 +304,12 @@ def _entries(catalog: Catalog, settings: Settings) -> list[Entry]:
             face_rejected=bool(photo.get("face_rejected")), face_issues=photo.get("face_issues"),
             group=group, group_rank=rank, group_kind=kind, people=frozenset(people.get(absolute, ()))))
     return entries
+
+
+def _people_by_path(catalog: Catalog) -> dict[str, set[int]]:
+    """The people whose faces each readable file shows, by printable absolute path."""
+    people: dict[str, set[int]] = {}
+    for face in catalog.faces():
+        if face.get("person") is not None:
+            people.setdefault(face["path"], set()).add(face["person"])
+    return people
