@@ -29,7 +29,10 @@ async function writeXmp(button) {
   const answer = await guarded(() => api("/api/export/xmp", { method: "POST", body: {} }), "XMP export failed");
   button.disabled = false;
   if (!answer) { result.textContent = "failed (see the message above)"; return; }
-  const lines = Object.entries(answer).filter(([k]) => k !== "errors").map(([k, v]) => `${k}: ${v}`);
+  // Counts as they are; lists (the files written) by their length and first few.
+  const show = (v) => (Array.isArray(v) ? `${v.length}${v.length ? ` (${v.slice(0, 3).join(", ")}${v.length > 3 ? ", …" : ""})` : ""}`
+                       : typeof v === "object" && v !== null ? JSON.stringify(v) : v);
+  const lines = Object.entries(answer).filter(([k]) => k !== "errors").map(([k, v]) => `${k}: ${show(v)}`);
   for (const err of answer.errors || []) lines.push(`error: ${typeof err === "string" ? err : JSON.stringify(err)}`);
   result.textContent = lines.join("\n");
   toast(`XMP: ${answer.written ?? 0} written`);

@@ -3,7 +3,7 @@
 // POSTed at once; the undo stack (decisions.js) restores the user's previous values.
 import { api, query } from "./api.js";
 import { decide, undo, flagOf, stars, valuesForKey } from "./decisions.js";
-import { guarded, h, previewUrl, scoreColour, toast } from "./ui.js";
+import { guarded, h, previewUrl, scoreColour, toast, fill } from "./ui.js";
 
 const GROUPS_PAGE = 100;
 
@@ -65,7 +65,7 @@ function show(found) {
   group.members.sort((a, b) => a.rank - b.rank);
   current = Math.max(0, group.members.findIndex((m) => m.path === (samePath || group.pick)));
   section.dataset.group = group.id;
-  section.replaceChildren(
+  fill(section,
     h("div.review-head"),
     h("div.stage", {}, h("img.large", { alt: "" }), h("div.stage-info")),
     actions(),
@@ -86,7 +86,7 @@ function header() {
   if (!head || !group) return;
   const pos = order.ids.indexOf(group.id);
   const kind = group.kind.replace(/_/g, " ");
-  head.replaceChildren(
+  fill(head,
     h("div.group-nav", {},
       h("button.prev-group", { type: "button", title: "previous group (↑ or K)", onclick: () => step(-1) }, "↑ prev"),
       h("span.position", {}, pos >= 0 ? `group ${pos + 1} of ${order.total ?? "…"}` : `group #${group.id}`),
@@ -150,7 +150,7 @@ function setCurrent(i) {
   } else img.removeAttribute("src");
   img.alt = m.path;
   const d = m.decision || {};
-  section.querySelector(".stage-info").replaceChildren(
+  fill(section.querySelector(".stage-info"),
     h("span.path", {}, m.path),
     h("span.flag", { dataset: { flag: flagOf(d) } }, flagOf(d), d.by_user ? " (you)" : d.flag ? " (auto)" : ""),
     h("span.stars", {}, stars(d.rating)),

@@ -1,7 +1,7 @@
 // Stats: photos, kept / rejected / undecided (numbers and a bar), space the rejects free, and how
 // often the user's flags agreed with the automatic ones.
 import { api } from "./api.js";
-import { guarded, h, formatBytes } from "./ui.js";
+import { guarded, h, formatBytes, fill } from "./ui.js";
 
 let root;
 
@@ -25,7 +25,7 @@ async function load() {
     "aria-label": `${s.kept} kept, ${s.rejected} rejected, ${s.undecided} undecided` },
     [["kept", s.kept], ["rejected", s.rejected], ["undecided", s.undecided]].map(([cls, n]) =>
       h(`span.${cls}`, { style: { flexGrow: n }, title: `${n} ${cls}` })));
-  root.replaceChildren(h("h1", {}, "Stats"),
+  fill(root, h("h1", {}, "Stats"),
     h("div.stat-grid", {},
       stat("photos", "photos", s.photos.toLocaleString()),
       stat("kept", "kept", s.kept.toLocaleString(), pct(s.kept)),

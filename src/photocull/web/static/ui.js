@@ -62,3 +62,9 @@ export function formatTime(seconds) {
   if (!seconds) return "";
   return new Date(seconds * 1000).toLocaleString();
 }
+
+/** el.replaceChildren(...) without the null / false / undefined children (which it would show as text). */
+export function fill(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}

@@ -3,7 +3,7 @@
 // form a batch; when all are sent, POST /api/uploads/<batch>/finish moves them into the library and
 // starts a scan job. Below: the jobs, live from the event stream (app.js -> bus).
 import { api } from "./api.js";
-import { bus, guarded, h, toast, formatBytes } from "./ui.js";
+import { bus, guarded, h, toast, formatBytes, fill } from "./ui.js";
 
 const PARALLEL = 3;
 const CHUNK = 8 * 1024 * 1024;
@@ -167,7 +167,7 @@ async function finish() {
 function showItem(item) {
   const pct = item.file.size ? Math.floor((100 * item.sent) / item.file.size) : 100;
   item.row.className = item.state;
-  item.row.replaceChildren(h("span.name", {}, item.rel), " ",
+  fill(item.row, h("span.name", {}, item.rel), " ",
     h("span.state", {}, item.state === "uploading" ? `${pct}%` : item.state), " ",
     h("span.size", {}, formatBytes(item.file.size)),
     item.error ? h("span.error", {}, ` — ${item.error}`) : null);

@@ -1,7 +1,7 @@
 // The gallery's large view: one photo at 1024 px over the page, with keep / reject / stars buttons
 // for touch and the same keys as the review (P, X, 0-5, Z, arrows).
 import { decide, undo, flagOf, stars, valuesForKey } from "./decisions.js";
-import { guarded, h, previewUrl, scoreColour, toast, formatTime } from "./ui.js";
+import { guarded, h, previewUrl, scoreColour, toast, formatTime, fill } from "./ui.js";
 
 export class Viewer {
   /** photoAt(i): async, the photo at index i; count(): how many; onDecision(path, decision); onClose(i). */
@@ -63,7 +63,7 @@ export class Viewer {
     const issues = [p.flags?.blurry && "blurry", p.flags?.eyes_closed && "eyes closed",
                     p.flags?.badly_exposed && "badly exposed",
                     ...(Array.isArray(p.face_issues) ? p.face_issues : [p.face_issues])].filter(Boolean);
-    this.info.replaceChildren(
+    fill(this.info,
       h("span.path", {}, p.path),
       h("span.flag", { dataset: { flag: flagOf(d) } }, flagOf(d), d.by_user ? " (you)" : d.flag ? " (auto)" : ""),
       h("span.stars", {}, stars(d.rating)),
