@@ -390,7 +390,8 @@ class WebSettings(_Section):
         "or the cookie GET /login?token=... sets). Required when host is not a loopback address.",
     )
     max_upload_bytes: int = Field(
-        20 * 2**30, ge=0, description="Largest upload the web app accepts (uploads are not built yet).",
+        20 * 2**30, ge=0, description="Largest file the web app accepts in one upload (a photo or a ZIP), "
+        "in bytes; refused at creation (413) and while writing.",
     )
 
 

@@ -7,12 +7,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from photocull.cli.options import CatalogOption, ConfigOption, err, open_catalog
+from photocull.catalog.store import Catalog, default_catalog_path, find_catalog
+from photocull.cli.options import CatalogOption, ConfigOption, err
 from photocull.config import load_settings
 
 
 def serve(
-    path: Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it).")] = Path("."),
+    path: Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it), or a folder "
+                                               "without a catalog yet: an empty library filled by uploads.")] = Path("."),
     host: Annotated[Optional[str], typer.Option("--host", help="Address to listen on (default 127.0.0.1; "
                                                  "any other needs --token).")] = None,
     port: Annotated[Optional[int], typer.Option("--port", min=1, max=65535, help="Port (default 8765).")] = None,
@@ -32,8 +34,14 @@ def serve(
     from photocull.web.app import create_app
 
     settings = load_settings(config, web={"host": host, "port": port, "token": token})
-    with open_catalog(path, catalog) as cat:
-        catalog_path = cat.path
+    catalog_path = catalog or find_catalog(path)
+    if catalog_path is None:  # an empty library, filled by uploads from the page
+        if not path.is_dir():
+            err.print(f"{path} is not a folder: give the library folder to serve (it may be empty)")
+            raise typer.Exit(1)
+        catalog_path = default_catalog_path(path)
+        err.print(f"photocull: new empty library in {path.resolve()}: upload photos from the page")
+    Catalog(catalog_path).close()  # created (with its folder) when new
     try:
         app = create_app(catalog_path, settings)
     except ValueError as exc:
@@ -42,4 +50,5 @@ def serve(
     web = settings.web
     shown = f"[{web.host}]" if ":" in web.host else web.host
     err.print(f"photocull: serving {catalog_path} on http://{shown}:{web.port}/ (API docs at /docs; Ctrl+C stops)")
-    uvicorn.run(app, host=web.host, port=web.port, log_level="warning")
+    # An open event stream (GET /api/events) would hold the shutdown forever: give it 3 s.
+    uvicorn.run(app, host=web.host, port=web.port, log_level="warning", timeout_graceful_shutdown=3)

@@ -50,6 +50,15 @@ from photocull.records import FileResult
 ProgressCallback = Callable[[FileResult, int, int], None]  # (result, done, total)
 
 
+class ScanCancelled(Exception):
+    """Raised by a progress callback to stop a scan early (the web app's cancel button).
+
+    Not a :class:`FatalError`: the batch writer commits every finished result
+    on the way out, and the process pool drops the queued work, so the next
+    scan of the same inputs starts where this one stopped.
+    """
+
+
 @dataclass(slots=True)
 class ScanReport:
     catalog: Path

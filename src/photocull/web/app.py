@@ -14,8 +14,10 @@ from photocull.config import Settings
 from photocull.web.api import router
 from photocull.web.export_api import router as export_router
 from photocull.web.index import GalleryIndex
+from photocull.web.jobs import install_jobs, router as jobs_router
 from photocull.web.people_api import router as people_router
 from photocull.web.security import Guard, check_binding, token_required
+from photocull.web.uploads import UploadStore, router as uploads_router
 
 
 def create_app(catalog_path: Path, settings: Settings) -> FastAPI:
@@ -33,6 +35,10 @@ def create_app(catalog_path: Path, settings: Settings) -> FastAPI:
     app.state.previews = app.state.catalog_path.parent / "previews"
     app.add_middleware(Guard, token=web.token, required=token_required(web.host, web.token))
     app.include_router(router)
+    app.state.uploads = UploadStore(app.state.catalog_path.parent / "uploads", web.max_upload_bytes)
+    install_jobs(app, reload=lambda: reload_index(app))  # scan jobs; cancelled when the server stops
+    app.include_router(uploads_router)
+    app.include_router(jobs_router)
     app.include_router(people_router)
     app.include_router(export_router)
     app.add_api_route("/api/reload", reload_gallery, methods=["POST"], tags=["gallery"])
