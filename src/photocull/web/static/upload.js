@@ -222,7 +222,8 @@ function renderJob(job) {
   if (pct !== null) bar.value = job.state === "done" ? 100 : pct;
   else if (job.state === "done") bar.value = 100;
   const report = job.report && typeof job.report === "object"
-    ? Object.entries(job.report).filter(([, v]) => typeof v !== "object").map(([k, v]) => `${k} ${v}`).join(" · ") : "";
+    ? Object.entries(job.report).filter(([k, v]) => typeof v !== "object" && k !== "catalog")
+      .map(([k, v]) => `${k.replace(/_/g, " ")} ${typeof v === "number" && !Number.isInteger(v) ? v.toFixed(1) : v}`).join(" · ") : "";
   return h("div.job", { dataset: { id: job.id, state: job.state } },
     h("div.job-head", {}, h("strong", {}, `${job.kind || "scan"} #${job.id}`), " ",
       h("span.state", { dataset: { state: job.state } }, job.state),
