@@ -88,8 +88,8 @@ function update(route) {
 
 async function loadPeople() {
   const data = await guarded(() => api("/api/people"), "people");
-  if (!data) return;
   const sel = root.querySelector("#person-filter");
+  if (!data || !sel) return;  // the page was left (or rebuilt) while the list was on its way
   for (const p of data.people) {
     sel.append(h("option", { value: p.id }, p.name || `person ${p.id}`));
   }
