@@ -15,6 +15,9 @@ times include routing, validation and JSON):
   a filter builds it; later ones reuse it until a decision changes it);
 * ``POST /api/decisions`` (a keep or reject, saved at once), then the next
   ``rejected`` page (the filter is rebuilt after a decision);
+* group review: ``GET /api/groups`` pages of 50 (first, middle, last),
+  ``GET /api/groups/{id}``, and a review action (a group, then a decision on
+  one of its members); the ``best`` filter the slideshow pages through;
 * baseline: what a route that reads every photo per request would pay:
   ``Catalog.photos()`` then sort and slice.
 
@@ -169,6 +172,28 @@ def main() -> None:
         rows["POST /api/decisions + rejected page"] = timings(lambda: (decide(), get(filter="rejected")),
                                                             args.repeat)
         rows["GET /api/stats"] = timings(lambda: client.get("/api/stats"), args.repeat)
+
+        # Group review: a page of groups, one group, and a keyboard action (a decision on a member,
+        # then the group again, as the review page does).
+        def ok(response):
+            assert response.status_code == 200, response.text
+            return response.json()
+
+        total_groups = ok(client.get("/api/groups", params={"limit": 1}))["total"]
+        for where, offset in {"first": 0, "middle": total_groups // 2, "last": total_groups - 50}.items():
+            rows[f"GET /api/groups {where} page of 50"] = timings(
+                lambda: ok(client.get("/api/groups", params={"offset": offset, "limit": 50})), args.repeat)
+        group_ids = iter([g["id"] for g in ok(client.get("/api/groups", params={"limit": 500}))["groups"]] * 2)
+        rows["GET /api/groups/{id}"] = timings(lambda: ok(client.get(f"/api/groups/{next(group_ids)}")), args.repeat)
+
+        def review_action():
+            group = ok(client.get(f"/api/groups/{next(group_ids)}"))
+            member = group["members"][-1]["path"]
+            ok(client.post("/api/decisions", json={"path": member, "flag": "keep", "rating": 3},
+                           headers={"X-Photocull": "1"}))
+
+        rows["review action (group + decision)"] = timings(review_action, args.repeat)
+        rows["photos filter=best first (slideshow)"] = timings(lambda: get(filter="best"), args.repeat)
 
         def baseline():
             with Catalog(catalog_path) as catalog:
