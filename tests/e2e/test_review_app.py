@@ -170,6 +170,9 @@ def test_label_a_person(page, server: Server, shots):
             break
         page.wait_for_timeout(100)
     assert (saved["name"], saved["role"]) == ("Barack Obama", "main")
+    # the edits queued a cull job (picks weigh names and roles): the page follows it to its end
+    page.wait_for_function("document.querySelector('#cull-note')?.dataset.state === 'done'", timeout=30000)
+    assert any(j["kind"] == "cull" and j["state"] == "done" for j in server.get("/api/jobs")["jobs"])
 
 
 def test_slideshow_best_first(page, server: Server, shots):

@@ -1,4 +1,4 @@
-"""Background scan jobs for the web app, one at a time, with live progress (docs/web.md).
+"""Background jobs for the web app (scans and culls), one at a time, with live progress (docs/web.md).
 
 A job scans some folders of the library into the catalog (``pipeline.scan``,
 on its own catalog connection, in one background thread: a scan already uses
@@ -7,6 +7,12 @@ culls and reads back XMP sidecars as ``photocull scan`` does, then rebuilds the
 in-memory gallery. Cancelling raises :class:`ScanCancelled` from the progress
 callback: the scan's batch writer commits what is finished and the process
 pool drops queued work, so a resumed job skips every file already saved.
+
+A ``cull`` job runs only the cull and the rebuild, no scan: the people's names
+and roles weigh in the picks and their reasons, so every people edit queues one
+(:meth:`JobRunner.submit_cull`, coalesced: one queued cull serves every edit
+made before it starts). It can be cancelled between the cull's stages, up to
+its first write (the groups and decisions then stay those of the last cull).
 
 Jobs are kept in the catalog's state table, so after a restart a job that was
 running shows as ``interrupted`` and can be resumed.
@@ -24,7 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.responses import StreamingResponse
@@ -43,13 +49,19 @@ FINAL = ("done", "failed", "cancelled", "interrupted")
 EVENT_INTERVAL = 0.2  # at most 5 events per second per job
 KEEPALIVE_SECONDS = 15.0
 SAVE_PROGRESS_SECONDS = 5.0
+WRITING_STAGE = "writing decisions"  # the cull's stage after its first write: no cancelling from there on
 
 router = APIRouter()
 
 
+class CullCancelled(Exception):
+    """Raised from the cull's progress callback to stop a cull job before it writes."""
+
+
 @dataclass(slots=True)
 class Job:
-    """One scan job as the API shows it (``inputs``: paths relative to the library root, "." for all)."""
+    """One job as the API shows it (``inputs``: paths relative to the library root, "." for all; none
+    for a cull)."""
 
     id: str
     inputs: list[str]
@@ -125,18 +137,36 @@ class JobRunner:
         """Queue a scan of ``inputs`` (library-relative, already checked)."""
         job = Job(id=secrets.token_hex(6), inputs=inputs)
         with self._lock:
-            self.jobs[job.id] = job
-            self.versions[job.id] = 1
-            self._cancel[job.id] = threading.Event()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._work, name="photocull-jobs", daemon=True)
-                self._thread.start()
+            self._add(job)
         self._save()
         self._queue.put(job.id)
         return job.as_dict()
 
+    def submit_cull(self) -> dict[str, Any]:
+        """Queue a cull unless one is queued and not started yet (it will read the catalog as it is now);
+        a running one is followed by a new one, since it may have read the catalog before the change."""
+        with self._lock:
+            waiting = next((j for j in self._newest() if j.kind == "cull" and j.state == "queued"), None)
+            if waiting is not None:
+                return waiting.as_dict()
+            job = Job(id=secrets.token_hex(6), inputs=[], kind="cull")
+            self._add(job)
+        self._save()
+        self._queue.put(job.id)
+        return job.as_dict()
+
+    def _add(self, job: Job) -> None:
+        """Register a new job and make sure the worker thread runs (under the lock)."""
+        self.jobs[job.id] = job
+        self.versions[job.id] = 1
+        self._cancel[job.id] = threading.Event()
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._work, name="photocull-jobs", daemon=True)
+            self._thread.start()
+
     def cancel(self, job_id: str) -> dict[str, Any]:
-        """Stop a job: a queued one at once, a running one once its scan stopped (its finished work kept)."""
+        """Stop a job: a queued one at once, a running scan once it stopped (its finished work kept), a
+        cull at its next stage unless it is already writing."""
         with self._lock:
             job = self.jobs.get(job_id)
             if job is None:
@@ -152,15 +182,16 @@ class JobRunner:
         return self.get(job_id)
 
     def resume(self, job_id: str) -> dict[str, Any]:
-        """A new job on the same inputs (unchanged files are skipped); 409 while the old one runs."""
+        """A new job of the same kind on the same inputs (unchanged files are skipped); 409 while the old
+        one runs."""
         with self._lock:
             job = self.jobs.get(job_id)
             if job is None:
                 raise KeyError(job_id)
             if job.state in ACTIVE:
                 raise ValueError(f"job {job_id} is still {job.state}")
-            inputs = list(job.inputs)
-        return self.submit(inputs)
+            inputs, kind = list(job.inputs), job.kind
+        return self.submit_cull() if kind == "cull" else self.submit(inputs)
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Cancel the running job and stop the thread (the app is stopping)."""
@@ -193,7 +224,38 @@ class JobRunner:
             job = self.jobs[job_id]
             if job.state != "queued":
                 continue
-            self._run(job, self._cancel[job_id])
+            if job.kind == "cull":
+                self._run_cull(job, self._cancel[job_id])
+            else:
+                self._run(job, self._cancel[job_id])
+
+    def _run_cull(self, job: Job, cancel: threading.Event) -> None:
+        """Cull the catalog as it is (no scan) and rebuild the gallery; cancelled between stages until the
+        cull starts writing (its groups and decisions are then written whole)."""
+        self._update(job, state="culling", started=time.time(), message="grouping and choosing the best photos")
+        writing = False
+
+        def progressed(stage: str, done: int, total: int) -> None:
+            nonlocal writing
+            writing = writing or stage == WRITING_STAGE
+            if cancel.is_set() and not writing:
+                raise CullCancelled()
+            counts = f" {done} of {total}" if total > 1 else ""
+            self._update(job, save=False, message=f"{stage}{counts}")
+
+        try:
+            if cancel.is_set():
+                raise CullCancelled()
+            with Catalog(self.catalog_path) as catalog:
+                culled = run_cull(catalog, self.settings, on_progress=progressed)
+            self._update(job, report={"cull": asdict(culled)}, message=summary_line(culled))
+            self._reload()
+            self._update(job, state="done", finished=time.time())
+        except CullCancelled:
+            self._update(job, state="cancelled", finished=time.time(),
+                         message="cancelled: the picks stay those of the last cull")
+        except Exception as exc:  # the job fails; the cull's writes are whole or not made
+            self._update(job, state="failed", message=f"{type(exc).__name__}: {exc}", finished=time.time())
 
     def _run(self, job: Job, cancel: threading.Event) -> None:
         self._update(job, state="running", started=time.time(), message="looking for photos")
@@ -268,9 +330,11 @@ def check_inputs(root: Path, paths: list[str]) -> list[str]:
 
 # -- routes ------------------------------------------------------------------------------------------
 class JobIn(BaseModel):
-    """Folders or files to scan, relative to the library root; none: the whole library."""
+    """A scan of folders or files relative to the library root (none: the whole library), or a cull of
+    the catalog as it is (``kind: "cull"``, no paths)."""
 
     model_config = ConfigDict(extra="forbid")
+    kind: Literal["scan", "cull"] = "scan"
     paths: list[str] | None = None
 
 
@@ -296,8 +360,20 @@ def start_scan(request: Request, paths: list[str] | None) -> dict[str, Any]:
 
 @router.post("/api/jobs", tags=["jobs"])
 def create_job(request: Request, body: JobIn | None = None) -> dict:
-    """Scan folders of the library (relative paths) in the background, then cull and refresh the gallery."""
+    """Scan folders of the library (relative paths) in the background, then cull and refresh the gallery;
+    or, with ``kind: "cull"``, only cull again (after people edits; a cull already queued is answered)."""
+    if body is not None and body.kind == "cull":
+        if body.paths:
+            raise HTTPException(400, "a cull job takes no paths: it culls the whole catalog")
+        return runner(request).submit_cull()
     return start_scan(request, body.paths if body else None)
+
+
+def queue_cull(request: Request) -> dict[str, Any] | None:
+    """Queue a cull after a change that weighs in the picks (people's names and roles); None when this app
+    has no jobs (a catalog outside its library folder: run photocull cull)."""
+    jobs = request.app.state.jobs
+    return None if jobs is None else jobs.submit_cull()
 
 
 @router.get("/api/jobs", tags=["jobs"])

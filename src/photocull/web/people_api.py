@@ -5,6 +5,10 @@ is done once per person and kept in memory until the people change (an edit
 here, a reload, or a commit by another process); the thumbnails are made once
 per face and kept on disk under the catalog folder, addressed by content hash
 and face index only, so they are immutable.
+
+Names and roles weigh in the picks (face rules, reasons that name people), so
+every edit queues a cull job (``web.jobs.queue_cull``, coalesced) and answers
+it as ``cull_job``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from photocull.files import write_atomic
 from photocull.people import edits, listing
 from photocull.people.crops import face_crop, representative
 from photocull.web.index import GalleryIndex
+from photocull.web.jobs import queue_cull
 from photocull.web.security import CONTENT_HASH
 
 FACE_PX = 160
@@ -152,7 +157,8 @@ def person_faces(request: Request, person_id: int) -> dict:
 
 @router.patch("/api/people/{person_id}")
 def edit_person(request: Request, person_id: int, body: PersonIn) -> dict:
-    """Name a person and/or set their role; their faces become confirmed (re-clustering keeps them)."""
+    """Name a person and/or set their role; their faces become confirmed (re-clustering keeps them). The
+    answer is the person's row with ``cull_job``: the cull queued to redo the picks (null without jobs)."""
     given = body.model_fields_set
     name = (body.name or "") if "name" in given else None  # "" clears the name
     if name is None and body.role is None:
@@ -165,12 +171,14 @@ def edit_person(request: Request, person_id: int, body: PersonIn) -> dict:
         except edits.PeopleError as exc:
             raise HTTPException(422, str(exc)) from exc
         _representatives(request).forget()
-        return _person_row(request, index, catalog, person_id)
+        row = _person_row(request, index, catalog, person_id)
+    return row | {"cull_job": queue_cull(request)}
 
 
 @router.post("/api/people/merge")
 def merge_people(request: Request, body: MergeIn) -> dict:
-    """Merge ``others`` into ``keep``; the gallery's people on each photo follow at once."""
+    """Merge ``others`` into ``keep``; the gallery's people on each photo follow at once, the picks after
+    the cull job queued (``cull_job``)."""
     index = _index(request)
     with index.use() as catalog:
         _known(catalog, [body.keep, *body.others])
@@ -180,7 +188,8 @@ def merge_people(request: Request, body: MergeIn) -> dict:
             raise HTTPException(422, str(exc)) from exc
         _representatives(request).forget()
         index.reload_people(catalog)
-        return {"person": _person_row(request, index, catalog, body.keep), "merged": body.others}
+        person = _person_row(request, index, catalog, body.keep)
+    return {"person": person, "merged": body.others, "cull_job": queue_cull(request)}
 
 
 @router.get("/faces/{content_hash}/{face_index}", response_class=Response,

@@ -1,19 +1,57 @@
 // People: a card per person with the representative face, name (saved on change / Enter), role,
-// counts, a link to their photos, and merging of several people into one.
+// counts, a link to their photos, and merging of several people into one. Each edit queues a cull job
+// (names and roles weigh in the picks); a note follows it from the event stream (app.js -> bus).
 import { api } from "./api.js";
-import { guarded, h, toast } from "./ui.js";
+import { bus, guarded, h, toast } from "./ui.js";
 
 const ROLES = [["", "–"], ["main", "main"], ["important", "important"], ["other", "other"]];
-let root, list, mergeButton, people = [];
+const CULL_TEXT = {
+  queued: "Your changes will update the picks (cull queued)…",
+  culling: "Updating the picks for your changes…",
+  done: "Picks updated for your changes.",
+  failed: "Updating the picks failed",
+  cancelled: "Updating the picks was cancelled.",
+  interrupted: "Updating the picks was interrupted.",
+};
+let root, list, mergeButton, cullNote, people = [];
+const cullIds = new Set(); // the cull jobs queued by edits made here
+const cullSeen = new Map(); // every cull job's latest state from the events (they may beat the edit's answer)
+let cullTimer = 0;
 
 function mount(el) {
   root = el;
   mergeButton = h("button", { id: "merge", type: "button", disabled: true, onclick: merge,
                               title: "merge the selected people into one" }, "Merge selected");
   list = h("div", { id: "people" }, h("p.empty", {}, "Loading people…"));
+  cullNote = h("p.hint", { id: "cull-note", role: "status", hidden: true });
   root.append(h("div.toolbar", {}, h("h1", {}, "People"), h("span.hint", {},
-    "Name the people who matter; main and important people weigh in the picks."), mergeButton), list);
+    "Name the people who matter; main and important people weigh in the picks."), mergeButton), cullNote, list);
+  bus.addEventListener("job", onJob);
   load();
+}
+
+function unmount() { bus.removeEventListener("job", onJob); }
+
+function onJob(e) {
+  if (e.detail.kind !== "cull") return;
+  cullSeen.set(e.detail.id, e.detail);
+  if (cullIds.has(e.detail.id)) showCull(e.detail);
+}
+
+/** Follow the cull job an edit answered with (`cull_job`; coalesced: several edits may share one). */
+function culling(job) {
+  if (!job) return;
+  cullIds.add(job.id);
+  showCull(cullSeen.get(job.id) || job); // the answer says "queued"; an event may already have said more
+}
+
+function showCull(job) {
+  if (!cullNote || !CULL_TEXT[job.state]) return;
+  clearTimeout(cullTimer);
+  cullNote.hidden = false;
+  cullNote.dataset.state = job.state;
+  cullNote.textContent = CULL_TEXT[job.state] + (job.state === "failed" && job.message ? `: ${job.message}` : "");
+  if (job.state === "done") cullTimer = setTimeout(() => { cullNote.hidden = true; }, 5000);
 }
 
 async function load() {
@@ -36,7 +74,7 @@ function card(p) {
     saved = value;
     const row = await guarded(() => api(`/api/people/${p.id}`, { method: "PATCH", body: { name: value || null } }),
                               "name not saved");
-    if (row) { Object.assign(p, row); toast(value ? `named ${value}` : "name cleared"); }
+    if (row) { Object.assign(p, row); culling(row.cull_job); toast(value ? `named ${value}` : "name cleared"); }
     else saved = null; // let the next change try again
   };
   name.addEventListener("change", saveName);
@@ -47,7 +85,7 @@ function card(p) {
     if (!role.value) return;
     const row = await guarded(() => api(`/api/people/${p.id}`, { method: "PATCH", body: { role: role.value } }),
                               "role not saved");
-    if (row) { Object.assign(p, row); toast("saved"); }
+    if (row) { Object.assign(p, row); culling(row.cull_job); toast("saved"); }
   });
   const check = h("input.merge-select", { type: "checkbox", "aria-label": `select person ${p.id} to merge`,
                                           onchange: selectionChanged });
@@ -83,7 +121,7 @@ async function merge() {
   if (!confirm(`Merge ${others.map(label).join(", ")} into ${label(keep)}?`)) return;
   const answer = await guarded(() => api("/api/people/merge", { method: "POST",
     body: { keep: keep.id, others: others.map((p) => p.id) } }), "merge failed");
-  if (answer) { toast(`merged into ${label(keep)}`); load(); }
+  if (answer) { culling(answer.cull_job); toast(`merged into ${label(keep)}`); load(); }
 }
 
-export default { mount, refresh: load, help: [["Enter", "save a name"]] };
+export default { mount, unmount, refresh: load, help: [["Enter", "save a name"]] };
