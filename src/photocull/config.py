@@ -387,7 +387,8 @@ class WebSettings(_Section):
     port: int = Field(8765, ge=1, le=65535, description="Port the web app listens on.")
     token: str | None = Field(
         None, description="Password for the web app: every request must carry it (Authorization: Bearer, "
-        "or the cookie GET /login?token=... sets). Required when host is not a loopback address.",
+        "or the cookie the login form at /login, or GET /login?token=..., sets). Required when host is not a "
+        "loopback address.",
     )
     max_upload_bytes: int = Field(
         20 * 2**30, ge=0, description="Largest file the web app accepts in one upload (a photo or a ZIP), "

@@ -91,7 +91,8 @@ class Guard(BaseHTTPMiddleware):
         """The login form (GET), its check (POST), or the link form ``GET /login?token=T``."""
         if request.method == "POST":
             origin = request.headers.get("origin")
-            cross = origin is not None and (origin == "null" or urlsplit(origin).netloc != request.headers.get("host", ""))
+            host = request.headers.get("host", "")
+            cross = origin is not None and (origin == "null" or urlsplit(origin).netloc != host)
             if cross or request.headers.get("sec-fetch-site") == "cross-site":
                 return JSONResponse({"detail": f"cross-origin login refused (Origin {origin})"}, status_code=403)
             form = await _form(request)
