@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from photocull.models import efficientnet_lite, nima
 from photocull.models.preprocess import model_input
