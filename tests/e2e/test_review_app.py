@@ -79,6 +79,7 @@ def test_upload_zip_and_follow_the_job(page, server: Server, upload_zip: Path, e
     job.wait_for(timeout=60_000)  # the upload finished and the scan job started
     page.screenshot(path=shots / "upload-running.png")
     page.wait_for_selector('#jobs .job[data-state="done"]', timeout=JOB_SECONDS * 1000)
+    page.wait_for_function("document.querySelector('.upload-summary').textContent.includes('scan done')")
     page.screenshot(path=shots / "upload-done.png", full_page=True)
     photos = server.get("/api/photos?limit=500")["photos"]
     assert len(photos) == len(expected_photos)

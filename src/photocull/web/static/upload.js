@@ -159,6 +159,7 @@ async function finish() {
   localStorage.removeItem(BATCH_KEY);
   const refused = answer.refused || [];
   summary.textContent = `${(answer.accepted || []).length} accepted${refused.length ? `, ${refused.length} refused` : ""}; scanning`;
+  summary.dataset.job = answer.job ? answer.job.id : "";
   for (const r of refused) fileList.append(h("li.error", {}, `${r.name}: ${r.reason}`));
   if (answer.job) upsertJob(answer.job);
   items = items.filter((i) => i.state === "error"); // keep the failures in view, forget the rest
@@ -195,6 +196,7 @@ function showProgress() {
 // -- jobs -----------------------------------------------------------------------
 const ACTIVE = ["queued", "running", "culling"];
 const RESUMABLE = ["cancelled", "interrupted", "failed"];
+const FINAL_STATES = ["done", ...RESUMABLE];
 
 async function loadJobs() {
   const data = await guarded(() => api("/api/jobs"), "jobs");
@@ -208,6 +210,9 @@ function onJobEvent(e) { upsertJob(e.detail); }
 
 function upsertJob(job) {
   jobs.set(job.id, job);
+  if (summary && summary.dataset.job === String(job.id) && FINAL_STATES.includes(job.state)) {
+    summary.textContent = summary.textContent.replace(/; scanning$/, `; scan ${job.state}`);
+  }
   if (!jobsEl) return;
   jobsEl.querySelector(".empty")?.remove();
   const el = renderJob(job);
