@@ -12,6 +12,7 @@ const PHONE_CARD = 150; // narrower cards on small screens: two columns on a pho
 const GAP = 8;
 const META = 40;        // px under the image: score bar and the line of stars and badges
 const OVERSCAN = 3;     // rows rendered above and below the visible ones
+const MAX_PAGES = 30;   // pages of photos kept (3,000 photos): the farthest from the view are dropped
 
 const FILTERS = [["", "all photos"], ["best", "best of each group"], ["kept", "kept"], ["rejected", "rejected"],
   ["undecided", "undecided"], ["blurry", "blurry"], ["eyes_closed", "eyes closed"], ["duplicates", "duplicates"]];
@@ -27,6 +28,7 @@ let layout = { cols: 1, cardW: MIN_CARD, rowH: MIN_CARD };
 let rendered = new Map(); // index -> element
 let cursor = -1;          // keyboard position in the grid
 let frame = 0;
+let viewPage = 0;         // the page of the first card rendered
 let resizeObserver = null;
 
 const photoAt = (i) => { const p = pages.get(Math.floor(i / PAGE)); return p ? p[i % PAGE] : undefined; };
@@ -111,7 +113,7 @@ function reset() {
   pending = new Set();
   total = null;
   cursor = -1;
-  for (const el of rendered.values()) el.remove();
+  for (const el of rendered.values()) drop(el);
   rendered.clear();
   totalEl.textContent = "…";
   window.scrollTo(0, 0);
@@ -135,6 +137,7 @@ async function fetchPage(n) {
     const data = await api(`/api/photos${query({ offset: n * PAGE, limit: PAGE, ...state })}`);
     if (mine !== generation) return;
     pages.set(n, data.photos);
+    trimPages(n);
     if (data.total !== total) {
       total = data.total;
       totalEl.textContent = `${total.toLocaleString()} photo${total === 1 ? "" : "s"}`;
@@ -161,6 +164,24 @@ async function loadPhoto(i) {
     await fetchPage(n);
   }
   return photoAt(i);
+}
+
+/** Keep at most MAX_PAGES pages (memory stays bounded however far one scrolls): drop the farthest from
+ * the view, never the page just fetched nor the cursor's. A dropped page is fetched again when needed. */
+function trimPages(keep) {
+  if (pages.size <= MAX_PAGES) return;
+  const cursorPage = cursor < 0 ? -1 : Math.floor(cursor / PAGE);
+  const far = [...pages.keys()].filter((n) => n !== keep && n !== cursorPage)
+    .sort((a, b) => Math.abs(b - viewPage) - Math.abs(a - viewPage));
+  for (const n of far.slice(0, pages.size - MAX_PAGES)) pages.delete(n);
+}
+
+/** A card leaves the DOM: stop its thumbnail's download if still under way. It would hold one of the
+ * browser's six connections to the server ahead of the cards now on screen (and of the next page). */
+function drop(el) {
+  el.remove();
+  const img = el.querySelector("img");
+  if (img && !img.complete) img.removeAttribute("src");
 }
 
 function measure() {
@@ -195,14 +216,18 @@ function render() {
   const lastRow = Math.floor((window.innerHeight - top) / rowH) + OVERSCAN;
   const start = firstRow * cols;
   const end = Math.min(total, (lastRow + 1) * cols);
+  // Thumbnails of the rows on screen load at once; those of the rows around them lazily.
+  const shownFirst = Math.floor(-top / rowH) * cols, shownEnd = (Math.floor((window.innerHeight - top) / rowH) + 1) * cols;
+  viewPage = Math.floor(start / PAGE);
   for (const [i, el] of rendered) {
-    if (i < start || i >= end) { el.remove(); rendered.delete(i); }
+    if (i < start || i >= end) { drop(el); rendered.delete(i); }
   }
   for (let i = start; i < end; i++) {
     const photo = photoAt(i);
     const el = rendered.get(i);
     if (el && (photo ? el.dataset.path === photo.path : !el.dataset.path)) continue;
-    const card = photo ? makeCard(photo, i) : h("div.card.placeholder", { dataset: { index: i } });
+    const card = photo ? makeCard(photo, i, i >= shownFirst && i < shownEnd)
+                       : h("div.card.placeholder", { dataset: { index: i } });
     place(card, i);
     if (el) el.replaceWith(card); else grid.append(card);
     rendered.set(i, card);
@@ -210,7 +235,7 @@ function render() {
   }
 }
 
-function makeCard(photo, i) {
+function makeCard(photo, i, eager = false) {
   const d = photo.decision || {};
   const badges = [];
   if (photo.flags?.blurry) badges.push(h("span.badge.bad", { title: "blurry" }, "blur"));
@@ -226,7 +251,7 @@ function makeCard(photo, i) {
     dataset: { path: photo.path, index: i, flag: flagOf(d), rating: d.rating ?? 0 },
     class: `card${i === cursor ? " current" : ""}`,
   },
-  h("img", { src: previewUrl(photo.content_hash, 256), alt: photo.path, loading: "lazy", decoding: "async",
+  h("img", { src: previewUrl(photo.content_hash, 256), alt: photo.path, loading: eager ? "eager" : "lazy", decoding: "async",
              draggable: false }),
   h("div.score-bar", { title: `score ${score.toFixed(2)}` },
     h("span", { style: { width: `${Math.round(score * 100)}%`, background: scoreColour(score) } })),
