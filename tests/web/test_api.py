@@ -22,8 +22,7 @@ from photocull.catalog.store import Catalog  # noqa: E402
 from photocull.config import Settings, WebSettings  # noqa: E402
 from photocull.web.app import create_app  # noqa: E402
 from tests.helpers import run_cli  # noqa: E402
-
-CSRF = {"X-Photocull": "1"}
+from tests.web.helpers import CSRF, all_photos  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -37,17 +36,6 @@ def library(corpus: Path, models_ready: Path, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def catalog_path(library: Path) -> Path:
     return library / ".photocull" / "catalog.db"
-
-
-@pytest.fixture()
-def client(catalog_path: Path) -> TestClient:
-    return TestClient(create_app(catalog_path, Settings()), base_url="http://127.0.0.1")
-
-
-def all_photos(client: TestClient, **params) -> list[dict]:
-    page = client.get("/api/photos", params={"limit": 500, **params})
-    assert page.status_code == 200, page.text
-    return page.json()["photos"]
 
 
 def test_paging_and_totals(client: TestClient):

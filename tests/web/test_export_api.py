@@ -11,28 +11,21 @@ import pytest
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from photocull.config import Settings  # noqa: E402
 from photocull.export.xmp import read_sidecar  # noqa: E402
-from photocull.web.app import create_app  # noqa: E402
 from photocull.web.export_api import _Pipe  # noqa: E402
 from tests.web.faces_library import scan_library  # noqa: E402
+from tests.web.helpers import CSRF, all_photos  # noqa: E402
 
-CSRF = {"X-Photocull": "1"}
+
+@pytest.fixture(scope="module")
+def catalog_path(library: Path) -> Path:
+    return library / ".photocull" / "catalog.db"
 
 
 @pytest.fixture(scope="module")
 def library(corpus: Path, models_ready: Path, tmp_path_factory) -> Path:
     """A private copy: sidecars are written beside the photos (never into the read-only corpus)."""
     return scan_library(corpus, tmp_path_factory.mktemp("export") / "library")
-
-
-@pytest.fixture()
-def client(library: Path) -> TestClient:
-    return TestClient(create_app(library / ".photocull" / "catalog.db", Settings()), base_url="http://127.0.0.1")
-
-
-def all_photos(client: TestClient) -> list[dict]:
-    return client.get("/api/photos", params={"limit": 500}).json()["photos"]
 
 
 def test_zip_holds_exactly_the_keepers(client: TestClient, library: Path):

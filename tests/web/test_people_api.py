@@ -14,18 +14,12 @@ from fastapi.testclient import TestClient  # noqa: E402
 from photocull.config import Settings  # noqa: E402
 from photocull.web.app import create_app  # noqa: E402
 from tests.web.faces_library import scan_library  # noqa: E402
-
-CSRF = {"X-Photocull": "1"}
+from tests.web.helpers import CSRF  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def catalog_path(corpus: Path, models_ready: Path, tmp_path_factory) -> Path:
     return scan_library(corpus, tmp_path_factory.mktemp("people") / "library") / ".photocull" / "catalog.db"
-
-
-@pytest.fixture()
-def client(catalog_path: Path) -> TestClient:
-    return TestClient(create_app(catalog_path, Settings()), base_url="http://127.0.0.1")
 
 
 def people(client: TestClient) -> list[dict]:

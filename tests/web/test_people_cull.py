@@ -17,25 +17,12 @@ from photocull.config import Settings  # noqa: E402
 from photocull.web.app import create_app  # noqa: E402
 from tests.web.faces_library import scan_library  # noqa: E402
 from tests.web.test_uploads import wait_for_job  # noqa: E402
-
-CSRF = {"X-Photocull": "1"}
+from tests.web.helpers import CSRF  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def catalog_path(corpus: Path, models_ready: Path, tmp_path_factory) -> Path:
     return scan_library(corpus, tmp_path_factory.mktemp("people-cull") / "library") / ".photocull" / "catalog.db"
-
-
-@pytest.fixture()
-def app(catalog_path: Path):
-    app = create_app(catalog_path, Settings())
-    yield app
-    app.state.jobs.shutdown()
-
-
-@pytest.fixture()
-def client(app) -> TestClient:
-    return TestClient(app, base_url="http://127.0.0.1")
 
 
 def basketball(client: TestClient) -> dict:

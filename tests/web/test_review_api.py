@@ -14,24 +14,12 @@ from fastapi.testclient import TestClient  # noqa: E402
 from photocull.config import Settings  # noqa: E402
 from photocull.web.app import create_app  # noqa: E402
 from tests.web.faces_library import scan_library  # noqa: E402
-
-CSRF = {"X-Photocull": "1"}
+from tests.web.helpers import CSRF, all_photos  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def catalog_path(corpus: Path, models_ready: Path, tmp_path_factory) -> Path:
     return scan_library(corpus, tmp_path_factory.mktemp("review") / "library") / ".photocull" / "catalog.db"
-
-
-@pytest.fixture()
-def client(catalog_path: Path) -> TestClient:
-    return TestClient(create_app(catalog_path, Settings()), base_url="http://127.0.0.1")
-
-
-def all_photos(client: TestClient, **params) -> list[dict]:
-    page = client.get("/api/photos", params={"limit": 500, **params})
-    assert page.status_code == 200, page.text
-    return page.json()["photos"]
 
 
 def test_user_decision_round_trip_and_exact_undo(client: TestClient):

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import base64
 import io
-import socket
-import threading
 import time
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,67 +16,14 @@ httpx = pytest.importorskip("httpx")
 from fastapi import FastAPI  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
-from photocull.catalog.store import Catalog  # noqa: E402
-from photocull.config import Settings, load_settings  # noqa: E402
 from photocull.web.app import create_app  # noqa: E402
+from tests.web.helpers import CSRF, new_library, running_server, settings, wait_for_job  # noqa: E402
 
-CSRF = {"X-Photocull": "1"}
 TUS = {"Tus-Resumable": "1.0.0", **CSRF}
-FAST = ["technical", "fingerprints"]
-
-
-def settings(analysers: list[str] = FAST, **web) -> Settings:
-    return load_settings(scan={"analysers": analysers, "workers": 2}, web=web)
-
-
-def new_library(root: Path) -> Path:
-    """An empty library (a folder and its new catalog), as ``photocull serve`` makes it; the catalog's path."""
-    catalog_path = root / ".photocull" / "catalog.db"
-    Catalog(catalog_path).close()
-    return catalog_path
 
 
 def metadata(**values: str) -> str:
     return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def running_server(app: FastAPI) -> Iterator[str]:
-    """A real uvicorn server for ``app`` in a thread on a free port; its base URL. Stopped (and the app's
-    lifespan ended: the job thread stopped) on the way out."""
-    import uvicorn
-
-    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning",
-                            timeout_graceful_shutdown=2)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{config.port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-
-
-def wait_for_job(get, job_id: str, timeout: float = 60) -> dict:
-    """Poll ``GET /api/jobs/{id}`` until the job ended."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = get(f"/api/jobs/{job_id}").json()
-        if job["state"] not in ("queued", "running", "culling"):
-            return job
-        assert time.monotonic() < deadline, f"job still {job['state']}: {job}"
-        time.sleep(0.2)
 
 
 def create(client, name: str, length: int, **meta: str):
@@ -104,11 +48,6 @@ def app(tmp_path: Path) -> FastAPI:
     app = create_app(new_library(tmp_path / "library"), settings(max_upload_bytes=10 << 20))
     yield app
     app.state.jobs.shutdown()
-
-
-@pytest.fixture()
-def client(app: FastAPI) -> TestClient:
-    return TestClient(app, base_url="http://127.0.0.1")
 
 
 @pytest.fixture()
