@@ -123,6 +123,11 @@ class ScanSettings(_Section):
     commit_seconds: float = Field(
         2.0, gt=0, description="Longest time a finished result waits before it is committed.",
     )
+    thumbnails: bool = Field(
+        True, description="Write each new photo's 256 px gallery thumbnail (WebP, about 10 KB) into the "
+        "catalog's previews folder while scanning, from the copy the scan decodes anyway: the web app "
+        "then shows the gallery without decoding every photo a second time. Off: made on first view.",
+    )
 
     @field_validator("analysers", mode="before")
     @classmethod

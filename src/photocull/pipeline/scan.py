@@ -132,7 +132,9 @@ def scan(
                 on_result(result, report.processed, len(tasks))
 
         if tasks:
-            _run(tasks, settings, complete, neural, record, writer)
+            # The gallery's thumbnails go where the web app and the report look for previews.
+            thumbnails = catalog.path.parent / "previews" if settings.scan.thumbnails else None
+            _run(tasks, settings, complete, neural, record, writer, thumbnails)
     if "faces" in settings.scan.analysers:
         report.people = update_people(catalog, settings)
     report.seconds = time.perf_counter() - started
@@ -192,7 +194,7 @@ class _BatchWriter:
 
 
 def _run(tasks: list[Task], settings: Settings, known: frozenset[str], neural: list[NeuralAnalyser],
-         record: Callable[[FileResult], None], writer: _BatchWriter) -> None:
+         record: Callable[[FileResult], None], writer: _BatchWriter, thumbnails: Path | None) -> None:
     """Process ``tasks`` on a process pool with a bounded window (bounded memory)."""
     sizes = Counter(t.size for t in tasks)
     # ("process", task) analyses unless known; ("hash", task) only hashes, for dedup first.
@@ -236,7 +238,8 @@ def _run(tasks: list[Task], settings: Settings, known: frozenset[str], neural: l
     def backlog() -> int:
         return stage.backlog() if stage is not None else 0
 
-    with (LocalExecutor(workers, init_worker, (settings, known), preload=["photocull.pipeline.worker"]) as pool,
+    with (LocalExecutor(workers, init_worker, (settings, known, thumbnails),
+                        preload=["photocull.pipeline.worker"]) as pool,
           InferenceStage(neural, settings, threads) if neural else nullcontext() as stage):
         in_flight: dict[Future, tuple[str, Task]] = {}
         while queue or isolate or in_flight or backlog():

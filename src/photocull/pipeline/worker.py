@@ -17,6 +17,7 @@ from photocull.config import Settings
 from photocull.errors import UnreadableFile
 from photocull.ingest.decode import decode, register_codecs
 from photocull.ingest.metadata import read_metadata
+from photocull.previews import save_thumbnail
 from photocull.records import FileResult, ImageInfo, PhotoRecord, Status
 
 INGEST_VERSION = 1  # bump when decoding or metadata reading changes stored values
@@ -38,10 +39,12 @@ def ingest_stamp(settings: Settings) -> str:
 # Given once per worker process at start-up rather than with every task.
 _settings: Settings | None = None
 _known: frozenset[str] = frozenset()
+_thumbnails: Path | None = None  # the catalog's previews folder, when scans write thumbnails
 
 
-def init_worker(settings: Settings, known: frozenset[str]) -> None:
-    """Once per worker process: settings, known contents, one thread per library, codecs.
+def init_worker(settings: Settings, known: frozenset[str], thumbnails: Path | None = None) -> None:
+    """Once per worker process: settings, known contents, where thumbnails go (None: nowhere),
+    one thread per library, codecs.
 
     Ctrl-C reaches the whole process group; only the parent acts on it (it keeps
     finished work and stops the pool), so workers ignore it.
@@ -50,8 +53,8 @@ def init_worker(settings: Settings, known: frozenset[str]) -> None:
 
     import cv2
 
-    global _settings, _known
-    _settings, _known = settings, known
+    global _settings, _known, _thumbnails
+    _settings, _known, _thumbnails = settings, known, thumbnails
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     cv2.setNumThreads(1)
     register_codecs()
@@ -88,7 +91,7 @@ def process_file(task: Task) -> FileResult:
     if content_hash in known and task.needed is None:
         return result("ok")
     try:
-        return result("ok", photo=analyse(data, task.path, content_hash, settings, task.needed))
+        return result("ok", photo=analyse(data, task.path, content_hash, settings, task.needed, _thumbnails))
     except UnreadableFile as exc:
         return result("unreadable", str(exc))
     except MemoryError:
@@ -98,13 +101,20 @@ def process_file(task: Task) -> FileResult:
 
 
 def analyse(data: bytes, name: Path, content_hash: str, settings: Settings,
-            needed: frozenset[str] | None = None) -> PhotoRecord:
+            needed: frozenset[str] | None = None, thumbnails: Path | None = None) -> PhotoRecord:
     """Decode once and run the ``needed`` analysers (all selected when None) on the working copy.
 
     Neural analysers only prepare their model input here; the scanning process
-    runs their networks in batches and completes the record.
+    runs their networks in batches and completes the record. With ``thumbnails``
+    (a previews folder), new content (``needed`` None) also gets its 256 px
+    gallery thumbnail there, from the same working copy.
     """
     decoded = decode(data, name, settings.ingest)
+    if thumbnails is not None and needed is None:
+        try:
+            save_thumbnail(thumbnails, content_hash, decoded.rgb)
+        except OSError:  # a cache entry (disk full, read-only folder): the web app makes it on request
+            pass
     info = ImageInfo(decoded.format, decoded.width, decoded.height, round(decoded.megapixels, 2),
                      decoded.decode_mode)
     photo = PhotoRecord(content_hash, info, read_metadata(decoded.image, data), ingest_stamp(settings))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -12,11 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from photocull.catalog.decisions import LABELS, UNSET
 from photocull.errors import UnreadableFile
-from photocull.previews import preview
+from photocull.previews import preview, preview_path
 from photocull.web.index import FILTERS, SORTS, GalleryIndex
 from photocull.web.security import CONTENT_HASH
 
 PREVIEW_SIZES = (256, 1024)
+# Previews missing from the cache are made (a decode) by at most this many threads at a time, so
+# that API requests, which share FastAPI's thread pool and the cores, never queue behind them.
+PREVIEW_MAKERS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) // 2))
 router = APIRouter()
 
 
@@ -130,8 +135,18 @@ async def preview_image(request: Request, content_hash: Annotated[str, PathParam
         return Response(status_code=304, headers=headers)
     app = request.app
     try:
-        data = await run_in_threadpool(preview, Path(entry.absolute), content_hash, size, app.state.previews,
-                                       app.state.settings.ingest)
+        data = await run_in_threadpool(_preview, Path(entry.absolute), content_hash, size, app.state.previews,
+                                       app.state.settings)
     except UnreadableFile as exc:
         raise HTTPException(404, f"photo unreadable: {exc}") from exc
     return Response(data, media_type="image/webp", headers=headers)
+
+
+def _preview(photo: Path, content_hash: str, size: int, cache: Path, settings) -> bytes:
+    """A cached preview at once (the scan made the 256 px ones); a missing one made under PREVIEW_MAKERS."""
+    try:
+        return preview_path(cache, content_hash, size).read_bytes()
+    except FileNotFoundError:
+        pass
+    with PREVIEW_MAKERS:
+        return preview(photo, content_hash, size, cache, settings.ingest)
