@@ -48,18 +48,15 @@ import argparse
 import json
 import os
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent)]
+from tests.served import Server  # noqa: E402
 from web_bench import CORPUS, make_catalog  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -128,44 +125,6 @@ def make_thumbnails(library: Path, photos: int) -> int:
     for n in range(photos):
         write_atomic(preview_path(cache, f"{n:064x}", THUMBNAIL_SIZE), webps[n % len(webps)], durable=False)
     return photos
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``photocull serve`` in a child process on 127.0.0.1; stopped by its process id."""
-
-    def __init__(self, library: Path, log: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        began = time.perf_counter()
-        with open(log, "wb") as out:
-            self.process = subprocess.Popen([sys.executable, "-m", "photocull", "serve", str(library),
-                                             "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/api/photos?limit=1", timeout=30):
-                    break
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"photocull serve did not start:\n{log.read_text()}")
-                time.sleep(0.3)
-        self.startup_s = round(time.perf_counter() - began, 1)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 def heap(page) -> dict[str, float]:
@@ -475,7 +434,7 @@ def main() -> None:
         make_catalog(library, args.photos)
         link_synthetic_files(library, args.photos)
         results["build_catalog_s"] = round(time.perf_counter() - began, 1)
-        server = Server(library, Path(tmp) / "serve.log")
+        server = Server(library, Path(tmp) / "serve.log", start_timeout=300)
         results["server_startup_s"] = server.startup_s
         try:
             with sync_playwright() as playwright:

@@ -3,7 +3,6 @@ uvicorn server in a thread, waiting for a job, and reading every photo of the ga
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from fastapi import FastAPI
 
 from photocull.catalog.store import Catalog
 from photocull.config import Settings, load_settings
+from tests.served import free_port
 
 CSRF = {"X-Photocull": "1"}
 FAST = ["technical", "fingerprints"]
@@ -28,12 +28,6 @@ def new_library(root: Path) -> Path:
     catalog_path = root / ".photocull" / "catalog.db"
     Catalog(catalog_path).close()
     return catalog_path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from photocull.catalog.store import Catalog  # noqa: E402
 from photocull.web.app import create_app  # noqa: E402
-from tests.web.helpers import CSRF, free_port, new_library, running_server, settings, wait_for_job  # noqa: E402
+from tests.served import free_port  # noqa: E402
+from tests.web.helpers import CSRF, new_library, running_server, settings, wait_for_job  # noqa: E402
 
 
 def test_cancel_keeps_finished_work_and_resume_completes_it(corpus: Path, tmp_path: Path):
