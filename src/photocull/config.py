@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -127,6 +127,17 @@ class ScanSettings(_Section):
         True, description="Write each new photo's 256 px gallery thumbnail (WebP, about 10 KB) into the "
         "catalog's previews folder while scanning, from the copy the scan decodes anyway: the web app "
         "then shows the gallery without decoding every photo a second time. Off: made on first view.",
+    )
+
+    engine: Literal["local", "ray"] = Field(
+        "local", description="Where the work runs: 'local' (a process pool on this machine) or 'ray' "
+        "(worker and inference actors on a Ray cluster; needs `pip install 'photocull[ray]'`, see "
+        "docs/scale-out.md). The results are the same.",
+    )
+    ray_address: str | None = Field(
+        None, description="With engine 'ray': the cluster to join, 'auto' (the one `ray start` runs "
+        "on this machine) or 'HOST:PORT'; empty: start a private Ray on this machine (127.0.0.1 only) "
+        "for the scan and stop it after.",
     )
 
     @field_validator("analysers", mode="before")

@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from photocull.catalog.store import Catalog, default_catalog_path
@@ -67,7 +68,7 @@ def main() -> None:
     try:
         app()
     except FatalError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")  # messages may hold [brackets]: photocull[ray]
         sys.exit(2)
     except ConfigError as exc:
         err.print(f"[bold red]configuration error:[/] {exc}")
@@ -90,6 +91,12 @@ def scan(
         "'+clip' adds to the configured set, '-faces' leaves one out. Default: scan.analysers.")] = None,
     no_cull: Annotated[bool, typer.Option("--no-cull", help="Do not run the cull (groups, picks, automatic "
                                           "decisions) at the end of a scan that changed anything.")] = False,
+    engine: Annotated[Optional[str], typer.Option(
+        "--engine", help="Where the work runs: local (process pool on this machine) or ray (Ray actors; "
+        "pip install 'photocull\\[ray]', docs/scale-out.md). Same results. Default: scan.engine.")] = None,
+    address: Annotated[Optional[str], typer.Option(
+        "--address", help="Ray cluster to join: auto (the one `ray start` runs here) or HOST:PORT; implies "
+        "--engine ray. Default: a private Ray on this machine for this scan.")] = None,
 ) -> None:
     """Scan photos into the catalog: decode, measure, fingerprint, score. Unchanged files are skipped.
 
@@ -109,10 +116,14 @@ def scan(
       photocull scan . --analyzers -faces   (no faces: twice as fast on 2 cores)
 
       photocull scan . --json | jq .unreadable
+
+      photocull scan /mnt/photos --engine ray --address auto   (on a Ray cluster)
     """
     base = load_settings(config)
     settings = load_settings(config, scan={"workers": workers,
-                                           "analysers": _analyser_list(analyzers, base.scan.analysers)})
+                                           "analysers": _analyser_list(analyzers, base.scan.analysers),
+                                           "engine": engine or ("ray" if address else None),
+                                           "ray_address": address})
     catalog_path = catalog or default_catalog_path(paths[0])
     to_fetch = [spec for name, spec in MODELS.items()
                 if spec.used_by in settings.scan.analysers and not store.is_cached(name, settings)]

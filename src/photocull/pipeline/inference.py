@@ -1,4 +1,4 @@
-"""The inference stage: neural analysers run here, in batches, in one thread of the scanning process.
+"""The inference stage: neural analysers run here, in batches, in a thread of the scanning process.
 
 Workers decode and hand over small prepared inputs (a 224 x 224 thumbnail per
 model); this stage stacks them into batches (``models.batch_size``) and runs
@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -25,12 +25,47 @@ from photocull.models.runtime import InferenceRuntime, batch_size
 from photocull.records import FileResult
 
 
+def run_batch(analysers: Sequence[NeuralAnalyser], runtime: InferenceRuntime, settings: Settings,
+              batch: list[FileResult]) -> list[FileResult]:
+    """Run each network once on ``batch`` and complete its photos' records (in place); returns ``batch``.
+
+    The same function runs in the scanning process (:class:`InferenceStage`) and
+    in a cluster's inference actors (:mod:`photocull.pipeline.ray_engine`).
+    """
+    for analyser in analysers:
+        photos = [r.photo for r in batch if r.photo is not None and analyser.name in r.photo.pending]
+        if not photos:
+            continue
+        inputs = np.stack([p.pending.pop(analyser.name) for p in photos])
+        records = analyser.infer(inputs, runtime, settings)
+        stamp = analyser.stamp(settings)
+        for photo, record in zip(photos, records, strict=True):
+            photo.analyses[analyser.name] = (stamp, record)
+    return batch
+
+
+Runner = Callable[[list[FileResult]], list[FileResult]]  # runs one batch, returns it completed
+
+
 class InferenceStage:
+    """Batches photos and runs them through ``runners``, one thread ("lane") per runner.
+
+    Here: one lane, running the networks in this process. The Ray engine's stage
+    is the same class with one lane per inference actor.
+    """
+
     def __init__(self, analysers: Sequence[NeuralAnalyser], settings: Settings, threads: int,
                  max_wait: float = 1.0):
-        self.analysers, self.settings, self.max_wait = tuple(analysers), settings, max_wait
-        self.batch_size = batch_size(settings)
         self.runtime = InferenceRuntime(settings, threads)
+        self._start(analysers, settings, max_wait, batch_size(settings),
+                    [lambda batch: run_batch(self.analysers, self.runtime, self.settings, batch)])
+
+    def _start(self, analysers: Sequence[NeuralAnalyser], settings: Settings, max_wait: float,
+               size: int, runners: Sequence[Runner]) -> None:
+        self.analysers, self.settings, self.max_wait = tuple(analysers), settings, max_wait
+        self.batch_size = size
+        # Photos the scanning loop may have handed over before it stops feeding workers.
+        self.backlog_limit = 2 * size * len(runners)
         self._waiting: deque[tuple[float, FileResult]] = deque()
         self._done: deque[FileResult] = deque()
         self._in_batch = 0
@@ -38,8 +73,10 @@ class InferenceStage:
         self._closed = False
         self._error: BaseException | None = None
         self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._loop, name="photocull-inference", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._loop, args=(runner,), name=f"photocull-inference-{i}",
+                                          daemon=True) for i, runner in enumerate(runners)]
+        for thread in self._threads:
+            thread.start()
 
     # -- the scanning loop's side ---------------------------------------------
     def submit(self, result: FileResult) -> None:
@@ -79,27 +116,28 @@ class InferenceStage:
                 self._waiting.clear()
             self._no_more_input = self._closed = True
             self._changed.notify_all()
-        self._thread.join()
+        for thread in self._threads:
+            thread.join()
 
     # -- the inference thread ---------------------------------------------------
-    def _loop(self) -> None:
+    def _loop(self, runner: Runner) -> None:
         while True:
             with self._changed:
                 batch = self._next_batch()
                 if batch is None:
                     return
-                self._in_batch = len(batch)
+                self._in_batch += len(batch)
             try:
-                self._run(batch)
+                done = runner(batch)
             except BaseException as exc:  # handed to the scanning loop, which stops the scan
                 with self._changed:
-                    self._error = exc
-                    self._in_batch = 0
+                    self._error = self._error or exc
+                    self._in_batch -= len(batch)
                     self._changed.notify_all()
                 return
             with self._changed:
-                self._done.extend(batch)
-                self._in_batch = 0
+                self._done.extend(done)
+                self._in_batch -= len(batch)
                 self._changed.notify_all()
 
     def _next_batch(self) -> list[FileResult] | None:
@@ -115,14 +153,3 @@ class InferenceStage:
             self._changed.wait(timeout)
         count = min(self.batch_size, len(self._waiting))
         return [self._waiting.popleft()[1] for _ in range(count)]
-
-    def _run(self, batch: list[FileResult]) -> None:
-        for analyser in self.analysers:
-            photos = [r.photo for r in batch if r.photo is not None and analyser.name in r.photo.pending]
-            if not photos:
-                continue
-            inputs = np.stack([p.pending.pop(analyser.name) for p in photos])
-            records = analyser.infer(inputs, self.runtime, self.settings)
-            stamp = analyser.stamp(self.settings)
-            for photo, record in zip(photos, records, strict=True):
-                photo.analyses[analyser.name] = (stamp, record)

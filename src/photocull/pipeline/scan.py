@@ -4,9 +4,11 @@
    catalog: a file whose size and mtime are unchanged, and whose content has
    current values for every analyser, is skipped without being read.
 2. **Process** the rest in worker processes (read once, hash, decode once,
-   measure). Content already in the catalog, or seen earlier in this run, is
-   not analysed again: files that share their size with another file are
-   hashed first, and only the first file of each new content is analysed.
+   measure), on the engine that ``scan.engine`` names (``executor.open_engine``:
+   this machine's process pool, or Ray actors). Content already in the
+   catalog, or seen earlier in this run, is not analysed again: files that
+   share their size with another file are hashed first, and only the first
+   file of each new content is analysed.
 3. **Commit** results in batches, one transaction each, as they arrive: a run
    killed at any moment keeps everything committed, and the next run goes on
    from there.
@@ -40,9 +42,9 @@ from photocull.catalog.store import Catalog
 from photocull.config import Settings
 from photocull.errors import FatalError
 from photocull.ingest.sources import Discovery, discover
-from photocull.models.runtime import batch_size, thread_budget
+from photocull.models.runtime import thread_budget
 from photocull.people.update import PeopleUpdate, update_people
-from photocull.pipeline.executor import LocalExecutor
+from photocull.pipeline.executor import open_engine
 from photocull.pipeline.inference import InferenceStage
 from photocull.pipeline.worker import Task, hash_file, ingest_stamp, init_worker, process_file
 from photocull.records import FileResult
@@ -195,7 +197,7 @@ class _BatchWriter:
 
 def _run(tasks: list[Task], settings: Settings, known: frozenset[str], neural: list[NeuralAnalyser],
          record: Callable[[FileResult], None], writer: _BatchWriter, thumbnails: Path | None) -> None:
-    """Process ``tasks`` on a process pool with a bounded window (bounded memory)."""
+    """Process ``tasks`` on the configured engine with a bounded window (bounded memory)."""
     sizes = Counter(t.size for t in tasks)
     # ("process", task) analyses unless known; ("hash", task) only hashes, for dedup first.
     queue = deque(("process" if sizes[t.size] == 1 or t.needed else "hash", t) for t in tasks)
@@ -204,7 +206,6 @@ def _run(tasks: list[Task], settings: Settings, known: frozenset[str], neural: l
     waiting: dict[str, list[Task]] = {}  # duplicates waiting for their content's result
     workers, threads = thread_budget(settings, bool(neural))
     window = workers * 4
-    backlog_limit = 2 * batch_size(settings)
     stage: InferenceStage | None = None
 
     def finish(task: Task, result: FileResult) -> None:
@@ -238,9 +239,11 @@ def _run(tasks: list[Task], settings: Settings, known: frozenset[str], neural: l
     def backlog() -> int:
         return stage.backlog() if stage is not None else 0
 
-    with (LocalExecutor(workers, init_worker, (settings, known, thumbnails),
-                        preload=["photocull.pipeline.worker"]) as pool,
-          InferenceStage(neural, settings, threads) if neural else nullcontext() as stage):
+    with (open_engine(settings) as engine,
+          engine.executor(workers, init_worker, (settings, known, thumbnails),
+                          preload=["photocull.pipeline.worker"]) as pool,
+          engine.inference(neural, threads) if neural else nullcontext() as stage):
+        backlog_limit = stage.backlog_limit if stage is not None else 1  # backlog() is 0 without a stage
         in_flight: dict[Future, tuple[str, Task]] = {}
         while queue or isolate or in_flight or backlog():
             source = isolate if isolate else queue

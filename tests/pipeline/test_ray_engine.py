@@ -1,0 +1,211 @@
+"""The Ray engine (issue #7): same catalog as the local pool, and the fault cases.
+
+One private Ray for the module, bound to 127.0.0.1 with its own short temporary
+folder (removed after); no traffic leaves the machine. The driver-kill case runs
+``photocull scan --engine ray`` in its own session, which starts its own Ray;
+the test kills that session's processes, by process id, and removes its folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from photocull.catalog.store import Catalog
+from photocull.config import Settings
+from photocull.pipeline import ray_engine
+from photocull.pipeline.scan import scan
+from tests.helpers import run_cli
+
+ANALYSERS = ("technical", "fingerprints", "aesthetic", "embedding")  # two networks: the inference actors run
+BAD = ("truncated_jpeg.jpg", "empty.jpg", "broken.png", "decompression_bomb.gif")
+TABLES = ("files", "photos", "technical", "fingerprints", "aesthetic", "embedding")
+NOT_VALUES = {"first_seen", "last_scanned"}  # when, not what
+
+
+def _settings(engine: str, **scan_settings) -> Settings:
+    return Settings(scan={"engine": engine, "analysers": ANALYSERS, **scan_settings})
+
+
+@pytest.fixture(scope="module")
+def ray():
+    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'photocull[ray]'")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports leave the machine
+    temp = tempfile.mkdtemp(prefix="pcray-", dir="/tmp")  # short: Ray's socket paths must stay < 108 chars
+    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=2, _temp_dir=temp,
+             log_to_driver=False)
+    yield ray
+    ray.shutdown()
+    shutil.rmtree(temp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def photos(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """corpus/scenes, four broken files from corpus/bad and bytes that are no image at all."""
+    folder = tmp_path_factory.mktemp("ray") / "photos"
+    shutil.copytree(corpus / "scenes", folder)
+    for name in BAD:
+        shutil.copy(corpus / "bad" / name, folder / name)
+    (folder / "noise.jpg").write_bytes(os.urandom(5000))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def local_catalog(photos: Path, models_ready: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The catalog the local process pool makes of ``photos``: the reference."""
+    path = tmp_path_factory.mktemp("local") / "catalog.db"
+    with Catalog(path) as catalog:
+        scan([photos], catalog, _settings("local"))
+    return _values(path)
+
+
+def _values(path: Path) -> dict:
+    """Every stored value of every file and photo, keyed by table and primary key."""
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    values = {}
+    for table in TABLES:
+        key = "path" if table == "files" else "content_hash"
+        values[table] = {row[key]: {k: row[k] for k in row.keys() if k not in NOT_VALUES}
+                         for row in db.execute(f"SELECT * FROM {table}")}
+    db.close()
+    return values
+
+
+def _assert_same(actual: dict, expected: dict) -> None:
+    for table in TABLES:
+        assert actual[table].keys() == expected[table].keys(), table
+        for key, row in expected[table].items():
+            for column, want in row.items():
+                got = actual[table][key][column]
+                where = f"{table}[{key}].{column}"
+                if isinstance(want, float):
+                    assert got == pytest.approx(want, abs=1e-3), where
+                elif isinstance(want, bytes):  # float16 vectors
+                    assert np.abs(np.frombuffer(got, np.float16) - np.frombuffer(want, np.float16)).max() < 2e-3, where
+                elif column == "keywords":
+                    assert [k for k, _ in json.loads(got)] == [k for k, _ in json.loads(want)], where
+                    assert [p for _, p in json.loads(got)] == pytest.approx([p for _, p in json.loads(want)], abs=1e-3)
+                else:
+                    assert got == want, where
+
+
+def test_ray_gives_the_same_catalog_as_the_local_pool(ray, photos: Path, local_catalog: dict, tmp_path: Path) -> None:
+    with Catalog(tmp_path / "catalog.db") as catalog:
+        report = scan([photos], catalog, _settings("ray"))
+    assert report.analyser_runs["aesthetic"] == report.analyser_runs["embedding"] == len(local_catalog["photos"])
+    actual = _values(tmp_path / "catalog.db")
+    _assert_same(actual, local_catalog)
+    # (b) corrupt files are recorded unreadable, with the same reasons, and the job succeeds
+    unreadable = {k: r["reason"] for k, r in actual["files"].items() if r["status"] == "unreadable"}
+    assert {*BAD, "noise.jpg"} <= {Path(k).name for k in unreadable}
+    assert all(reason for reason in unreadable.values())
+    assert report.new_unreadable == len(unreadable)
+
+
+def test_a_killed_worker_actor_loses_no_photo(ray, photos: Path, local_catalog: dict, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    executors = []
+    enter = ray_engine.RayExecutor.__enter__
+
+    def recording_enter(self):
+        executors.append((self, self.pids()))  # before any task, so this does not wait behind one
+        return enter(self)
+
+    monkeypatch.setattr(ray_engine.RayExecutor, "__enter__", recording_enter)
+    killed = []
+
+    def on_result(result, done: int, total: int) -> None:
+        if done == 3 and not killed:
+            executor, pids = executors[0]
+            os.kill(pids[0], signal.SIGKILL)  # the actor that got the first task: it holds queued ones
+            killed.append(pids[0])
+
+    with Catalog(tmp_path / "catalog.db") as catalog:
+        report = scan([photos], catalog, _settings("ray", commit_every=4), on_result=on_result)
+    assert killed
+    assert report.processed == len(local_catalog["files"])  # every file came back once
+    _assert_same(_values(tmp_path / "catalog.db"), local_catalog)
+
+
+def _session_pids(sid: int) -> list[int]:
+    """Processes still alive in session ``sid`` (the driver's own, started with start_new_session)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                if stat.rsplit(")", 1)[1].split()[0] != "Z" and os.getsid(int(entry.name)) == sid:  # not zombies
+                    pids.append(int(entry.name))
+            except (OSError, IndexError):
+                pass
+    return pids
+
+
+def test_a_killed_driver_resumes_from_the_catalog(ray, photos: Path, local_catalog: dict, tmp_path: Path) -> None:
+    catalog_path = tmp_path / "catalog.db"
+    temp = Path(tempfile.mkdtemp(prefix="pcdrv-", dir="/tmp"))  # the driver's Ray puts its files in here
+    env = {**os.environ, "TMPDIR": str(temp), "RAY_USAGE_STATS_ENABLED": "0", "COLUMNS": "200",
+           "PHOTOCULL_SCAN__COMMIT_EVERY": "2", "PHOTOCULL_SCAN__ANALYSERS": ",".join(ANALYSERS)}
+    driver = subprocess.Popen([sys.executable, "-m", "photocull", "scan", str(photos), "--engine", "ray",
+                               "--catalog", str(catalog_path), "--no-cull", "--quiet"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        committed = 0
+        deadline = time.monotonic() + 90
+        while committed < 4 and driver.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+            if catalog_path.exists():
+                try:
+                    with sqlite3.connect(catalog_path) as db:
+                        committed = db.execute("SELECT count(*) FROM files").fetchone()[0]
+                except sqlite3.OperationalError:  # not created yet, or locked for a moment
+                    pass
+        assert driver.poll() is None, "the scan finished before it could be killed"
+        assert 4 <= committed < len(local_catalog["files"])
+    finally:
+        # SIGKILL the driver and every process of its session (its Ray: GCS, raylet, workers), by id.
+        for _ in range(3):
+            for pid in _session_pids(driver.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            driver.wait(timeout=30)
+            time.sleep(0.5)
+        leftover = _session_pids(driver.pid)
+        shutil.rmtree(temp, ignore_errors=True)
+    assert leftover == []
+
+    with Catalog(catalog_path) as catalog:  # the next run, on the module's Ray
+        report = scan([photos], catalog, _settings("ray"))
+    assert report.skipped >= committed - 2  # what was committed is not done again (2: a file or two in a batch)
+    assert report.processed + report.skipped == len(local_catalog["files"])
+    _assert_same(_values(catalog_path), local_catalog)
+
+
+def test_without_ray_the_engine_says_how_to_install_it(tmp_path: Path, corpus: Path) -> None:
+    # An import hook that hides Ray, as on a machine without the extra.
+    (tmp_path / "ray.py").write_text("raise ImportError('No module named ray')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(corpus / "scenes" / "fruits.jpg", folder)
+    result = run_cli("scan", folder, "--engine", "ray", "--analyzers", "technical", "--no-cull", check=False,
+                     env=env)
+    assert result.returncode == 2
+    assert "pip install 'photocull[ray]'" in result.stderr
+    import_only = subprocess.run([sys.executable, "-c", "import photocull.pipeline.scan, photocull.cli.app"],
+                                 env={**os.environ, **env}, capture_output=True, text=True)
+    assert import_only.returncode == 0, import_only.stderr  # photocull itself works without Ray
