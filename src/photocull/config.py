@@ -62,6 +62,13 @@ class IngestSettings(_Section):
     zip_max_entries: int = Field(
         1_000_000, ge=1, description="Most entries a ZIP archive may have.",
     )
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options for object storage inputs (s3://, gs://, az://: fsspec storage options), "
+        "e.g. {endpoint_url = \"http://127.0.0.1:9000\"} or {anon = true} for a public S3 bucket. "
+        "Credentials come from the usual environment (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL, "
+        "...); see docs/object-storage.md.",
+    )
 
 
 class TechnicalSettings(_Section):
@@ -128,7 +135,6 @@ class ScanSettings(_Section):
         "catalog's previews folder while scanning, from the copy the scan decodes anyway: the web app "
         "then shows the gallery without decoding every photo a second time. Off: made on first view.",
     )
-
     engine: Literal["local", "ray"] = Field(
         "local", description="Where the work runs: 'local' (a process pool on this machine) or 'ray' "
         "(worker and inference actors on a Ray cluster; needs `pip install 'photocull[ray]'`, see "

@@ -39,6 +39,7 @@ from photocull.catalog.people import People, carry_people, restore_people
 from photocull.catalog.schema import CHILD_TABLES, migrate, record_columns, table_columns
 from photocull.config import STATE_DIR_NAME
 from photocull.errors import CatalogError
+from photocull.ingest.remote import catalog_tag, is_url
 from photocull.records import FileResult, PhotoRecord
 from photocull.vectors import from_bytes
 
@@ -51,13 +52,16 @@ def printable(path: Path) -> str:
     return os.fsencode(path).decode("utf-8", "replace")
 
 
-def default_catalog_path(first_input: Path) -> Path:
+def default_catalog_path(first_input: Path | str) -> Path:
     """``<scanned folder>/.photocull/catalog.db``; for a file or ZIP, its folder's.
 
     A folder photocull cannot write to (a memory card, a shared read-only drive)
     gets its catalog in the user's data folder instead, under a name derived
-    from the folder's path, where :func:`find_catalog` looks for it too.
+    from the folder's path, where :func:`find_catalog` looks for it too. So does
+    a URL (``s3://bucket/prefix``): ``<data>/photocull/catalogs/s3-bucket-prefix-<digest>``.
     """
+    if is_url(first_input):
+        return _data_home() / "photocull" / "catalogs" / catalog_tag(str(first_input)) / CATALOG_FILE_NAME
     folder = (first_input if first_input.is_dir() else first_input.parent).resolve()
     if os.access(folder, os.W_OK) or (folder / STATE_DIR_NAME).is_dir():
         return folder / STATE_DIR_NAME / CATALOG_FILE_NAME
@@ -76,8 +80,12 @@ def find_catalog(start: Path) -> Path | None:
     return None
 
 
+def _data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
 def _user_catalog_path(folder: Path) -> Path:
-    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    data_home = _data_home()
     tag = hashlib.sha256(str(folder).encode()).hexdigest()[:12]
     return data_home / "photocull" / "catalogs" / f"{folder.name or 'root'}-{tag}" / CATALOG_FILE_NAME
 
@@ -140,8 +148,10 @@ class Catalog:
             raise CatalogError(_explain(self.path, exc)) from exc
 
     # -- paths --------------------------------------------------------------
-    def key(self, path: Path) -> str:
-        """How ``path`` (absolute) is stored."""
+    def key(self, path: Path | str) -> str:
+        """How ``path`` (absolute, or a URL as a str) is stored; a URL is stored as it is."""
+        if is_url(path):
+            return str(path)
         text = str(path)
         if self.root is not None and path.is_relative_to(self.root):
             text = path.relative_to(self.root).as_posix()
@@ -152,6 +162,9 @@ class Catalog:
         return text
 
     def resolve(self, key: str) -> Path:
+        """The file a key names; a URL key (object storage) comes back as the URL, a str."""
+        if is_url(key):
+            return key  # type: ignore[return-value]  # photocull.ingest.remote reads it
         if key.startswith(_RAW_NAME_MARK):
             key = os.fsdecode(unquote_to_bytes(key[1:]))
         path = Path(key)

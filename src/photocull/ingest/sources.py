@@ -5,7 +5,9 @@ Folders are walked recursively (skipping hidden entries and photocull's own
 are extracted safely first (see :mod:`photocull.ingest.archive`). Only names
 with a photo extension are kept from folders; everything else but XMP
 sidecars (the photos' companions, read by the export stage) is counted as
-ignored, so the summary can say what was left out.
+ignored, so the summary can say what was left out. URL inputs (``s3://bucket/prefix``
+and other fsspec URLs) are listed by :mod:`photocull.ingest.remote`; their
+entries' ``path`` is the URL (a ``str``) and ``mtime_ns`` the object's change stamp.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from photocull.config import STATE_DIR_NAME, IngestSettings
 from photocull.ingest.archive import ArchiveRefused, extract_zip, is_zip_name
 from photocull.ingest.formats import is_photo_name
+from photocull.ingest.remote import RemoteError, is_url, list_url
 
 SIDECAR_SUFFIX = ".xmp"
 
@@ -26,9 +29,9 @@ SIDECAR_SUFFIX = ".xmp"
 class FileEntry:
     """A candidate photo file as the file system describes it (no bytes read)."""
 
-    path: Path
+    path: Path | str  # a str is a URL (object storage)
     size: int
-    mtime_ns: int
+    mtime_ns: int  # for a URL: its change stamp (see photocull.ingest.remote)
 
 
 @dataclass(slots=True)
@@ -36,14 +39,17 @@ class Discovery:
     files: list[FileEntry] = field(default_factory=list)
     ignored: Counter[str] = field(default_factory=Counter)
     problems: list[tuple[str, str]] = field(default_factory=list)
-    walked_roots: list[Path] = field(default_factory=list)
+    walked_roots: list[Path | str] = field(default_factory=list)  # a str: a listed URL prefix
 
 
-def discover(inputs: list[Path], settings: IngestSettings, archive_dir: Path) -> Discovery:
+def discover(inputs: list[Path | str], settings: IngestSettings, archive_dir: Path) -> Discovery:
     """Every photo file under ``inputs``; ZIPs are extracted below ``archive_dir``."""
     found = Discovery()
-    seen: set[Path] = set()
+    seen: set[Path | str] = set()
     for raw_input in inputs:
+        if is_url(raw_input):
+            _list_remote(str(raw_input), settings, found, seen)
+            continue
         path = Path(raw_input).resolve()
         if path.is_dir():
             found.walked_roots.append(path)
@@ -62,6 +68,25 @@ def discover(inputs: list[Path], settings: IngestSettings, archive_dir: Path) ->
         else:
             found.problems.append((str(path), "no such file or folder"))
     return found
+
+
+def _list_remote(url: str, settings: IngestSettings, found: Discovery, seen: set) -> None:
+    """A URL input: its photos join ``found``; a listing error is a problem naming the URL."""
+    files_before = len(found.files)
+    try:
+        root, entries = list_url(url, settings.storage_options, settings.include_hidden)
+        for name, size, stamp in entries:
+            if stamp is None:
+                found.ignored[Path(name).suffix.lower() or "(no extension)"] += 1
+            elif name not in seen:
+                seen.add(name)
+                found.files.append(FileEntry(name, size, stamp))
+    except RemoteError as exc:
+        # Nothing under a URL that cannot be listed in full is marked missing.
+        del found.files[files_before:]
+        found.problems.append((url, str(exc)))
+        return
+    found.walked_roots.append(root)
 
 
 def _walk(root: Path, include_hidden: bool, found: Discovery, seen: set[Path]) -> None:

@@ -80,7 +80,7 @@ class ScanReport:
 
 
 def scan(
-    inputs: list[Path],
+    inputs: list[Path | str],
     catalog: Catalog,
     settings: Settings,
     on_result: ProgressCallback | None = None,
@@ -153,11 +153,16 @@ def _missing_keys(catalog: Catalog, found: Discovery, states: dict) -> list[str]
     if not found.walked_roots:
         return []
     present = {catalog.key(f.path) for f in found.files}
+    folders = [root for root in found.walked_roots if isinstance(root, Path)]
+    prefixes = tuple(root + "/" for root in found.walked_roots if isinstance(root, str))  # listed URLs
     missing = []
     for key, state in states.items():
         if state.status != "missing" and key not in present:
             path = catalog.resolve(key)
-            if any(path.is_relative_to(root) for root in found.walked_roots):
+            if isinstance(path, str):
+                if path.startswith(prefixes):
+                    missing.append(key)
+            elif any(path.is_relative_to(root) for root in folders):
                 missing.append(key)
     return missing
 

@@ -25,9 +25,9 @@ INGEST_VERSION = 1  # bump when decoding or metadata reading changes stored valu
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    path: Path
+    path: Path | str  # a str is a URL (object storage, read through fsspec)
     size: int
-    mtime_ns: int
+    mtime_ns: int  # for a URL: the change stamp its listing gave
     needed: frozenset[str] | None = None  # analysers to run on known content; None: new content
 
 
@@ -64,12 +64,22 @@ def hash_file(task: Task) -> tuple[str | None, str | None]:
     """(content hash, None) or (None, reason): for files that may duplicate another."""
     digest = hashlib.sha256()
     try:
-        with open(task.path, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
+        if isinstance(task.path, str):
+            digest.update(_read_url(task.path))
+        else:
+            with open(task.path, "rb") as stream:
+                while chunk := stream.read(1 << 20):
+                    digest.update(chunk)
     except OSError as exc:
         return None, f"cannot read file: {exc.strerror or exc}"
     return digest.hexdigest(), None
+
+
+def _read_url(url: str) -> bytes:
+    """An object's bytes through this process's fsspec filesystem (OSError with a reason)."""
+    from photocull.ingest.remote import read_url
+
+    return read_url(url, _settings.ingest.storage_options if _settings is not None else {})
 
 
 def process_file(task: Task) -> FileResult:
@@ -77,16 +87,21 @@ def process_file(task: Task) -> FileResult:
     settings, known = _settings, _known
     assert settings is not None, "process_file runs in workers started with init_worker"
     try:
-        with open(task.path, "rb") as stream:
-            stat = os.fstat(stream.fileno())  # size and mtime of what is actually read
-            data = stream.read()
+        if isinstance(task.path, str):
+            # An object changed after the listing is stored with the listed stamp: the next scan sees
+            # a newer stamp and reads it again, so a change is never missed.
+            data, mtime_ns = _read_url(task.path), task.mtime_ns
+        else:
+            with open(task.path, "rb") as stream:
+                mtime_ns = os.fstat(stream.fileno()).st_mtime_ns  # of what is actually read
+                data = stream.read()
     except OSError as exc:
         return FileResult(task.path, task.size, task.mtime_ns, None, "unreadable",
                           f"cannot read file: {exc.strerror or exc}")
     content_hash = hashlib.sha256(data).hexdigest()
 
     def result(status: Status, reason: str | None = None, photo: PhotoRecord | None = None) -> FileResult:
-        return FileResult(task.path, len(data), stat.st_mtime_ns, content_hash, status, reason, photo)
+        return FileResult(task.path, len(data), mtime_ns, content_hash, status, reason, photo)
 
     if content_hash in known and task.needed is None:
         return result("ok")
