@@ -9,6 +9,7 @@ and command-line flags. Each field's description is its documentation:
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -18,6 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 CONFIG_FILE_NAME = "photocull.toml"
 STATE_DIR_NAME = ".photocull"  # photocull's own folder inside a scanned folder: catalog, extracted ZIPs
+
+
+class _Options(dict):
+    """A dict of options that hashes by value, so the frozen settings holding it stay hashable."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(json.dumps(self, sort_keys=True, default=str))
 
 
 class _Section(BaseModel):
@@ -63,12 +71,17 @@ class IngestSettings(_Section):
         1_000_000, ge=1, description="Most entries a ZIP archive may have.",
     )
     storage_options: dict[str, Any] = Field(
-        default_factory=dict,
+        default_factory=lambda: _Options(),
         description="Options for object storage inputs (s3://, gs://, az://: fsspec storage options), "
         "e.g. {endpoint_url = \"http://127.0.0.1:9000\"} or {anon = true} for a public S3 bucket. "
         "Credentials come from the usual environment (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL, "
         "...); see docs/object-storage.md.",
     )
+
+    @field_validator("storage_options", mode="after")
+    @classmethod
+    def _hashable_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return _Options(value)  # frozen settings are hashed (caches keyed by them)
 
 
 class TechnicalSettings(_Section):
