@@ -1,0 +1,136 @@
+#!/usr/bin/env python
+"""Engine benchmark: the local process pool against Ray on this machine (issue #7).
+
+Scans the same photos (``bench/data/set-300``: 300 generated 12 MP JPEGs; make
+them with ``python bench/scan_bench.py --photos 300``, which writes
+``bench/data/set-300``) with the same analysers into a fresh catalog per run,
+once with ``scan.engine = "local"`` and once with ``"ray"``, in this process.
+Ray is started here first (bound to 127.0.0.1, its own temporary folder), so
+its start-up (printed apart) is not in the scan time; the actors' start and
+model loading are.
+
+Reported per run: wall seconds of the scan, photos/s over the wall time, and
+steady photos/s (first to last result). The overhead is
+``1 - ray photos/s / local photos/s`` (the issue's target: at most 15 %). The
+load average is recorded: other work on the machine skews the numbers.
+
+Usage::
+
+    python bench/engine_bench.py [--data DIR] [--analysers technical,fingerprints,aesthetic,embedding]
+                                 [--analysers technical,fingerprints] [--repeat 1] [--out FILE]
+
+See docs/scale-out.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(REPO_ROOT / "src"))
+
+TARGET_OVERHEAD = 0.15
+DEFAULT_ANALYSERS = ["technical,fingerprints,aesthetic,embedding", "technical,fingerprints"]
+
+
+def run_once(photos: Path, engine: str, analysers: str, work: Path) -> dict:
+    from photocull.catalog.store import Catalog
+    from photocull.config import Settings
+    from photocull.pipeline.scan import scan
+
+    times: list[float] = []
+    settings = Settings(scan={"engine": engine, "analysers": tuple(analysers.split(",")), "thumbnails": False})
+    catalog_path = work / f"{engine}-{time.monotonic_ns()}.db"
+    started = time.perf_counter()
+    with Catalog(catalog_path) as catalog:
+        report = scan([photos], catalog, settings, on_result=lambda *_: times.append(time.perf_counter()))
+    wall = time.perf_counter() - started
+    catalog_path.unlink()
+    steady = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
+    return {"engine": engine, "analysers": analysers, "photos": report.processed, "wall_s": round(wall, 2),
+            "photos_per_s": round(report.processed / wall, 2),
+            "steady_photos_per_s": None if steady is None else round(steady, 2),
+            "unreadable": report.unreadable}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=BENCH_DIR / "data" / "set-300")
+    parser.add_argument("--analysers", action="append", help="comma-separated; repeat for several sets")
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "engine.json")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        print(f"no photos at {args.data}: generate them with  python bench/scan_bench.py --photos 300", file=sys.stderr)
+        return 2
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import ray
+    except ImportError:
+        print("Ray is not installed: pip install 'photocull[ray]'", file=sys.stderr)
+        return 2
+
+    load_before = os.getloadavg()
+    temp = tempfile.mkdtemp(prefix="pcbench-", dir="/tmp")
+    work = Path(tempfile.mkdtemp(prefix="photocull-engine-bench-"))
+    runs = []
+    try:
+        started = time.perf_counter()
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=os.cpu_count(),
+                 _temp_dir=temp, log_to_driver=False)
+        ray_start = time.perf_counter() - started
+        print(f"Ray started in {ray_start:.1f} s (not counted below)")
+        for analysers in args.analysers or DEFAULT_ANALYSERS:
+            for _ in range(args.repeat):
+                for engine in ("local", "ray"):
+                    run = run_once(args.data, engine, analysers, work)
+                    runs.append(run)
+                    print(f"  {engine:5} {analysers:45} {run['wall_s']:7.1f} s  {run['photos_per_s']:6.1f} photos/s "
+                          f"(steady {run['steady_photos_per_s']})", flush=True)
+    finally:
+        ray.shutdown()
+        shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    load_after = os.getloadavg()
+
+    summary = []
+    for analysers in args.analysers or DEFAULT_ANALYSERS:
+        best = {e: max(r["photos_per_s"] for r in runs if r["engine"] == e and r["analysers"] == analysers)
+                for e in ("local", "ray")}
+        overhead = 1 - best["ray"] / best["local"]
+        summary.append({"analysers": analysers, "local_photos_per_s": best["local"],
+                        "ray_photos_per_s": best["ray"], "overhead": round(overhead, 3),
+                        "target_met": overhead <= TARGET_OVERHEAD})
+
+    print()
+    print(f"{'analysers':45} {'local/s':>8} {'ray/s':>8} {'overhead':>9}  target <= {TARGET_OVERHEAD:.0%}")
+    for row in summary:
+        print(f"{row['analysers']:45} {row['local_photos_per_s']:8.1f} {row['ray_photos_per_s']:8.1f} "
+              f"{row['overhead']:9.1%}  {'met' if row['target_met'] else 'MISSED'}")
+    print(f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
+
+    result = {
+        "when": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "ray": ray.__version__,
+                    "load_average_before": load_before, "load_average_after": load_after},
+        "photos": str(args.data), "ray_start_s": round(ray_start, 2),
+        "target_overhead": TARGET_OVERHEAD, "runs": runs, "summary": summary,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
