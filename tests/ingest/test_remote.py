@@ -149,3 +149,20 @@ def test_change_stamp_sees_a_new_etag_within_the_same_second():
     b = change_stamp({"ETag": '"bbb"', "LastModified": when, "size": 1})
     assert a != b and a // 10**9 == b // 10**9 == int(when.timestamp())
     assert change_stamp({"mtime": 1.5}) == 1_500_000_000
+
+
+def test_s3_scan_on_ray_gives_the_local_pool_values(s3, corpus, tmp_path):
+    """Object storage under the Ray engine: the worker actors read the objects themselves (issue #7)."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'photocull[ray]')")
+    s3.create_bucket(Bucket="photos")
+    for name in PHOTOS + [CORRUPT]:
+        folder = "bad" if name == CORRUPT else "scenes"
+        s3.put_object(Bucket="photos", Key=f"trip/{name}", Body=(corpus / folder / name).read_bytes())
+    pool_db, ray_db = tmp_path / "pool.db", tmp_path / "ray.db"
+    flags = ["--analyzers", PIXEL_ANALYSERS, "--workers", "2", "--no-cull"]
+    scan_json("s3://photos/trip", "--catalog", pool_db, *flags)
+    on_ray = scan_json("s3://photos/trip", "--catalog", ray_db, "--engine", "ray", *flags)
+    assert (on_ray["processed"], on_ray["unreadable"], on_ray["problems"]) == (6, 1, [])
+    assert measured(ray_db) == measured(pool_db) and len(measured(ray_db)) == len(PHOTOS)
+    assert rows(ray_db, "SELECT path, status, reason FROM files ORDER BY path") == \
+        rows(pool_db, "SELECT path, status, reason FROM files ORDER BY path")
