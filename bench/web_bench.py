@@ -107,16 +107,30 @@ def make_catalog(root: Path, photos: int) -> Path:
     return path
 
 
+def percentiles(values_ms: list[float], digits: int = 2) -> dict[str, float]:
+    """The median, p95 and largest of some times in milliseconds, and how many there were."""
+    v = sorted(values_ms)
+    return {"p50_ms": round(statistics.median(v), digits),
+            "p95_ms": round(v[min(len(v) - 1, int(0.95 * len(v)))], digits),
+            "max_ms": round(v[-1], digits), "n": len(v)}
+
+
 def timings(call, repeat: int) -> dict[str, float]:
-    seconds = []
+    """``call`` timed ``repeat`` times."""
+    milliseconds = []
     for _ in range(repeat):
         began = time.perf_counter()
         call()
-        seconds.append(time.perf_counter() - began)
-    seconds.sort()
-    return {"p50_ms": round(statistics.median(seconds) * 1000, 2),
-            "p95_ms": round(seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))] * 1000, 2),
-            "n": len(seconds)}
+        milliseconds.append((time.perf_counter() - began) * 1000)
+    return percentiles(milliseconds)
+
+
+def write_results(results: dict, name: str) -> None:
+    """``bench/results/NAME`` as indented JSON, and say where."""
+    out = HERE / "results" / name
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 def main() -> None:
@@ -209,10 +223,7 @@ def main() -> None:
     print(f"{'request':<{width}}  {'p50 ms':>9}  {'p95 ms':>9}")
     for name, row in rows.items():
         print(f"{name:<{width}}  {row['p50_ms']:>9.2f}  {row['p95_ms']:>9.2f}")
-    out = HERE / "results" / "web.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(results, "web.json")
 
 
 if __name__ == "__main__":

@@ -45,10 +45,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -57,7 +55,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 from tests.served import Server  # noqa: E402
-from web_bench import CORPUS, make_catalog  # noqa: E402
+from web_bench import CORPUS, make_catalog, percentiles, write_results  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -90,9 +88,7 @@ window.__imgReady = (img) => img && img.complete && img.naturalWidth > 0;
 
 
 def stats(values_ms: list[float]) -> dict[str, float]:
-    v = sorted(values_ms)
-    return {"p50_ms": round(statistics.median(v), 1), "p95_ms": round(v[min(len(v) - 1, int(0.95 * len(v)))], 1),
-            "max_ms": round(v[-1], 1), "n": len(v)}
+    return percentiles(values_ms, digits=1)
 
 
 def link_synthetic_files(library: Path, photos: int) -> None:
@@ -139,6 +135,12 @@ def heap(page) -> dict[str, float]:
             "dom_nodes": page.evaluate("document.getElementsByTagName('*').length"),
             "cdp_nodes": int(metrics.get("Nodes", 0)),
             "js_heap_mb": round(metrics["JSHeapUsedSize"] / 2**20, 1)}
+
+
+def press_for_next_group(page, key: str, cond: str) -> float:
+    """:func:`press_and_time`, where ``cond`` waits for a group other than the one shown now."""
+    page.evaluate("window.__group = document.getElementById('review').dataset.group")
+    return press_and_time(page, key, cond)
 
 
 def press_and_time(page, key: str, cond: str) -> float:
@@ -346,18 +348,15 @@ def review(browser, url: str, groups: int) -> dict:
     page.add_init_script(HELPERS)
     page.goto(url + "/#/review")
     page.wait_for_selector("#review .member[data-path]")
-    shown, loaded = [], []
+    shown = []
     for _ in range(groups):
-        page.evaluate("window.__group = document.getElementById('review').dataset.group")
-        shown.append(press_and_time(page, "j", MEMBERS_SHOWN))
+        shown.append(press_for_next_group(page, "j", MEMBERS_SHOWN))
         # The large preview of the pick: wait for it (the next J starts from a settled page).
         page.wait_for_function(f"() => {{ {STAGE_LOADED} }}", polling="raf", timeout=60000)
-        loaded.append(page.evaluate(f"() => window.__until(() => {{ {STAGE_LOADED} }})"))
     rows["review: J, next group's members shown"] = stats(shown)
     back = []
     for _ in range(groups):
-        page.evaluate("window.__group = document.getElementById('review').dataset.group")
-        back.append(press_and_time(page, "k", MEMBERS_SHOWN))
+        back.append(press_for_next_group(page, "k", MEMBERS_SHOWN))
         page.wait_for_function(f"() => {{ {STAGE_LOADED} }}", polling="raf", timeout=60000)
     rows["review: K, previous group's members shown (seen before)"] = stats(back)
     # J then the stage's 1024 preview loaded, previews cold: measured separately on fresh groups.
@@ -366,11 +365,9 @@ def review(browser, url: str, groups: int) -> dict:
     page.wait_for_selector("#review .member[data-path]")
     # Move past every group seen so far, then time J until the pick's 1024 preview is loaded.
     for _ in range(groups):
-        page.evaluate("window.__group = document.getElementById('review').dataset.group")
-        press_and_time(page, "j", MEMBERS_SHOWN)
+        press_for_next_group(page, "j", MEMBERS_SHOWN)
     for _ in range(groups):
-        page.evaluate("window.__group = document.getElementById('review').dataset.group")
-        stage.append(press_and_time(page, "j", STAGE_LOADED))
+        stage.append(press_for_next_group(page, "j", STAGE_LOADED))
     rows["review: J, pick's 1024 preview loaded (preview made on request)"] = stats(stage)
     # P / X on the current member until its card shows the API's answer.
     decided = []
@@ -471,10 +468,7 @@ def main() -> None:
         print(f"{name:<50}  {m['cards']:>7}  {m['dom_nodes']:>9}  {m['js_heap_mb']:>10.1f}"
               + (f"  (at most {m['max_cards']} cards while scrolling)" if "max_cards" in m else ""))
     print("ratios (naive / ours):", ", ".join(f"{k} {v}" for k, v in ratios.items()))
-    out = HERE / "results" / "web_browser.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(results, "web_browser.json")
 
 
 if __name__ == "__main__":
