@@ -382,32 +382,31 @@ def list_jobs(request: Request) -> dict:
     return {"jobs": runner(request).listing()}
 
 
-@router.get("/api/jobs/{job_id}", tags=["jobs"])
-def get_job(request: Request, job_id: str) -> dict:
+def _known(call, job_id: str) -> dict:
+    """``call(job_id)`` on the app's runner; an unknown job is a 404, a job still running a 409."""
     try:
-        return runner(request).get(job_id)
+        return call(job_id)
     except KeyError:
         raise HTTPException(404, f"no job {job_id}") from None
+    except ValueError as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+
+@router.get("/api/jobs/{job_id}", tags=["jobs"])
+def get_job(request: Request, job_id: str) -> dict:
+    return _known(runner(request).get, job_id)
 
 
 @router.post("/api/jobs/{job_id}/cancel", tags=["jobs"])
 def cancel_job(request: Request, job_id: str) -> dict:
     """Stop a job; what it finished stays in the catalog."""
-    try:
-        return runner(request).cancel(job_id)
-    except KeyError:
-        raise HTTPException(404, f"no job {job_id}") from None
+    return _known(runner(request).cancel, job_id)
 
 
 @router.post("/api/jobs/{job_id}/resume", tags=["jobs"])
 def resume_job(request: Request, job_id: str) -> dict:
     """A new job on the same inputs: the files already saved are skipped."""
-    try:
-        return runner(request).resume(job_id)
-    except KeyError:
-        raise HTTPException(404, f"no job {job_id}") from None
-    except ValueError as exc:
-        raise HTTPException(409, str(exc)) from exc
+    return _known(runner(request).resume, job_id)
 
 
 @router.get("/api/events", tags=["jobs"], response_class=StreamingResponse,
