@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import tracemalloc
 from pathlib import Path
@@ -13,6 +12,7 @@ from photocull.config import IngestSettings
 from photocull.ingest.remote import change_stamp, is_url
 from photocull.ingest.sources import discover
 from tests.helpers import PIXEL_ANALYSERS, run_cli, scan_json
+from tests.served import free_port
 
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("s3fs")
@@ -20,12 +20,6 @@ moto_server = pytest.importorskip("moto.server")
 
 PHOTOS = ["baboon.jpg", "fruits.jpg", "home.jpg", "graf1.png", "leuvenA.jpg"]
 CORRUPT = "truncated_jpeg.jpg"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture()
