@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ def run_batch(analysers: Sequence[NeuralAnalyser], runtime: InferenceRuntime, se
     """Run each network once on ``batch`` and complete its photos' records (in place); returns ``batch``.
 
     The same function runs in the scanning process (:class:`InferenceStage`) and
-    in a cluster's inference actors (:mod:`photocull.pipeline.ray_engine`).
+    in the Ray engine's inference actors (:mod:`photocull.pipeline.ray_engine`).
     """
     for analyser in analysers:
         photos = [r.photo for r in batch if r.photo is not None and analyser.name in r.photo.pending]
@@ -44,28 +44,15 @@ def run_batch(analysers: Sequence[NeuralAnalyser], runtime: InferenceRuntime, se
     return batch
 
 
-Runner = Callable[[list[FileResult]], list[FileResult]]  # runs one batch, returns it completed
-
-
 class InferenceStage:
-    """Batches photos and runs them through ``runners``, one thread ("lane") per runner.
-
-    Here: one lane, running the networks in this process. The Ray engine's stage
-    is the same class with one lane per inference actor.
-    """
+    """Batches photos and runs them through the networks in one thread of this process."""
 
     def __init__(self, analysers: Sequence[NeuralAnalyser], settings: Settings, threads: int,
                  max_wait: float = 1.0):
-        self.runtime = InferenceRuntime(settings, threads)
-        self._start(analysers, settings, max_wait, batch_size(settings),
-                    [lambda batch: run_batch(self.analysers, self.runtime, self.settings, batch)])
-
-    def _start(self, analysers: Sequence[NeuralAnalyser], settings: Settings, max_wait: float,
-               size: int, runners: Sequence[Runner]) -> None:
         self.analysers, self.settings, self.max_wait = tuple(analysers), settings, max_wait
-        self.batch_size = size
-        # Photos the scanning loop may have handed over before it stops feeding workers.
-        self.backlog_limit = 2 * size * len(runners)
+        self.runtime = InferenceRuntime(settings, threads)
+        self.batch_size = batch_size(settings)
+        self.backlog_limit = 2 * self.batch_size  # photos handed over before the scan stops feeding workers
         self._waiting: deque[tuple[float, FileResult]] = deque()
         self._done: deque[FileResult] = deque()
         self._in_batch = 0
@@ -73,10 +60,8 @@ class InferenceStage:
         self._closed = False
         self._error: BaseException | None = None
         self._changed = threading.Condition()
-        self._threads = [threading.Thread(target=self._loop, args=(runner,), name=f"photocull-inference-{i}",
-                                          daemon=True) for i, runner in enumerate(runners)]
-        for thread in self._threads:
-            thread.start()
+        self._thread = threading.Thread(target=self._loop, name="photocull-inference", daemon=True)
+        self._thread.start()
 
     # -- the scanning loop's side ---------------------------------------------
     def submit(self, result: FileResult) -> None:
@@ -116,11 +101,10 @@ class InferenceStage:
                 self._waiting.clear()
             self._no_more_input = self._closed = True
             self._changed.notify_all()
-        for thread in self._threads:
-            thread.join()
+        self._thread.join()
 
     # -- the inference thread ---------------------------------------------------
-    def _loop(self, runner: Runner) -> None:
+    def _loop(self) -> None:
         while True:
             with self._changed:
                 batch = self._next_batch()
@@ -128,7 +112,7 @@ class InferenceStage:
                     return
                 self._in_batch += len(batch)
             try:
-                done = runner(batch)
+                done = run_batch(self.analysers, self.runtime, self.settings, batch)
             except BaseException as exc:  # handed to the scanning loop, which stops the scan
                 with self._changed:
                     self._error = self._error or exc

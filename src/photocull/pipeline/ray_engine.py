@@ -1,21 +1,23 @@
-"""The Ray engine: the scan's decoding workers and neural inference as Ray actors.
+"""The Ray engine: the scan's decoding and neural inference as a Ray Data pipeline.
 
-The scan itself does not change (see :mod:`photocull.pipeline.executor`):
+One dataset per stream (see :mod:`photocull.pipeline.executor`)::
 
-- **decoding**: a pool of worker actors, one per CPU the engine was given;
-  each calls the worker's ``init_worker`` once (settings, known contents,
-  codecs), then runs ``process_file`` / ``hash_file`` tasks. ``submit`` sends a
-  task to the least-loaded actor and returns a concurrent future, so the
-  scan's bounded window is the back-pressure. Actors restart when their process
-  dies and their queued tasks are retried (``max_task_retries``); a file that
-  keeps killing its actor comes back as :class:`BrokenProcessPool`, and the
-  scan isolates it as it does with the local pool.
-- **inference**: :class:`RayInferenceStage`, the local stage's batching with
-  one lane per inference actor; each actor loads its models once (one actor per
-  GPU with ``num_gpus=1`` when the cluster has GPUs, else one CPU actor) and
-  batches are sized for the actor's device (``models.runtime.batch_size``).
-- **writing**: results come back to the driver, which commits them in batches
-  (one writer, the catalog never leaves this machine).
+    from_items(tasks, blocks of DECODE_BATCH)
+      -> map_batches(_Decoder)   # actor pool, `workers` actors: init_worker once, process_file per row
+      -> map_batches(_Inferrer)  # actor pool, one per GPU (num_gpus=1) or one CPU actor: models loaded once
+      -> iter_batches on the driver -> the scan's one writer
+
+Rows carry the task's index and a pickled payload (a task, then its
+``FileResult``); rows without network inputs pass the inference stage
+untouched. Ray Data's streaming executor bounds what is in flight.
+
+Faults: a corrupt file is an unreadable result from ``process_file``, never a
+block error. An actor whose process dies is restarted and its batch retried
+(3 times, ``RETRIES``, so a file that keeps killing actors cannot
+loop forever); a batch that still fails is dropped (``max_errored_blocks``) and the
+run goes on. Tasks that did not come back run again one per block, and those
+still missing are recorded unreadable (:data:`~photocull.pipeline.executor.CRASHED`).
+An inference error stops the scan, as it does locally.
 
 ``scan.ray_address`` empty starts a private Ray for the scan, bound to
 127.0.0.1 with its own temporary folder, and stops it after; ``auto`` or
@@ -26,50 +28,62 @@ the photos at the same paths). Ray is an optional dependency, imported only here
 from __future__ import annotations
 
 import logging
+import math
 import os
+import pickle
+import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from concurrent.futures.process import BrokenProcessPool
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing
 from functools import partial
 from typing import Any
+
+import numpy as np
 
 from photocull.analysis.base import NeuralAnalyser
 from photocull.config import Settings
 from photocull.errors import FatalError
-from photocull.pipeline.inference import InferenceStage, run_batch
+from photocull.pipeline.executor import (
+    CRASHED, Hashed, WorkerSetup, hash_failed, hash_task, process_task, unreadable,
+)
+from photocull.pipeline.worker import Task, init_worker
 from photocull.records import FileResult
 
-TASK_RETRIES = 3  # retries of a task whose actor died under it (not of a task that raised)
+DECODE_BATCH = 4  # files per decode call: amortises the call, and is what one poisoned batch loses
+# Actors restart whenever their process dies (Ray Data's default); a batch whose actor died under it is
+# retried only so often (Ray Data's default: forever). No named parameter for it yet, hence the warning filter.
+RETRIES = {"max_task_retries": 3}
+HEARTBEAT = 1.0  # seconds without a result before the stream yields None (the scan may commit)
 
 
 def import_ray() -> Any:
     """The ``ray`` module, or a :class:`FatalError` that says how to install it."""
     try:
         import ray
+        import ray.data
     except ImportError as exc:
-        raise FatalError("the Ray engine needs Ray, which is not installed here: "
+        raise FatalError("the Ray engine needs Ray Data, which is not installed here: "
                          "pip install 'photocull[ray]' (or scan with --engine local)") from exc
     return ray
 
 
-class _WorkerActor:
-    """One decoding worker: ``initializer(*initargs)`` once, then any number of tasks."""
+class _Decoder:
+    """A decode actor: ``init_worker`` once, then ``fn`` on each row's task."""
 
-    def __init__(self, initializer: Callable[..., None], initargs: tuple[Any, ...]):
-        initializer(*initargs)
+    def __init__(self, setup: WorkerSetup, fn: Callable[[Task], Any]):
+        init_worker(*setup)
+        self.fn = fn
 
-    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return fn(*args)
-
-    def pid(self) -> int:
-        return os.getpid()
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        payload = [pickle.dumps(self.fn(pickle.loads(task))) for task in batch["payload"]]
+        return {"index": batch["index"], "payload": np.array(payload, dtype=object)}
 
 
-class _InferenceActor:
-    """Holds the networks of ``names`` (loaded once) and runs batches of photos through them."""
+class _Inferrer:
+    """An inference actor: the networks of ``names`` loaded once, run on each batch's pending inputs."""
 
     def __init__(self, names: Sequence[str], settings: Settings, threads: int):
         from photocull.analysis.registry import BY_NAME
@@ -81,24 +95,24 @@ class _InferenceActor:
             analyser.ensure(settings)  # on another node, its model cache may still be empty
         self.runtime = InferenceRuntime(settings, threads)
 
-    def batch_size(self) -> int:
-        from photocull.models.runtime import batch_size
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from photocull.pipeline.inference import run_batch
 
-        return batch_size(self.settings)
-
-    def infer(self, batch: list[FileResult]) -> list[FileResult]:
-        return run_batch(self.analysers, self.runtime, self.settings, batch)
-
-    def pid(self) -> int:
-        return os.getpid()
+        results = [pickle.loads(p) for p in batch["payload"]]
+        try:
+            payload = [pickle.dumps(r) for r in run_batch(self.analysers, self.runtime, self.settings, results)]
+        except Exception as exc:  # not one photo's fault (every input has the same shape): stops the scan
+            payload = [pickle.dumps(FatalError(f"inference failed: {type(exc).__name__}: {exc}"))] * len(results)
+        return {"index": batch["index"], "payload": np.array(payload, dtype=object)}
 
 
 class RayEngine:
     """Connects to Ray on entry (or starts a private one), disconnects on exit."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, workers: int):
         self.settings = settings
         self.address = settings.scan.ray_address or None
+        self.workers = workers
         self._connected = False
         self._temp_dir: str | None = None
 
@@ -116,110 +130,145 @@ class RayEngine:
                 ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=os.cpu_count() or 1,
                          _temp_dir=self._temp_dir, log_to_driver=False, logging_level=logging.WARNING)
             self._connected = True
+            self._restore_printing = _errors_to_stderr()
         self.ray = ray
+        # Warnings only; batches dropped after their retries are expected (their files run again, alone).
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        for name in ("ray.data._internal.execution.streaming_executor_state", "ray.data._internal.progress"):
+            logging.getLogger(name).setLevel(logging.ERROR if name.endswith("progress") else logging.CRITICAL)
+        if self.address and not self.settings.scan.workers:
+            self.workers = max(1, int(self._resource("CPU")))  # a cluster: one decoder per CPU it has
         return self
 
     def __exit__(self, exc_type, *rest) -> None:
         if self._connected:
             self.ray.shutdown()
             self._connected = False
+            self._restore_printing()
         if self._temp_dir is not None:
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self._temp_dir = None
 
-    def cpus(self) -> float:
-        return float(self.ray.cluster_resources().get("CPU", 1.0))
+    def hash(self, tasks: Sequence[Task], setup: WorkerSetup) -> Iterator[Hashed | None]:
+        return self._stream(hash_task, hash_failed, tasks, setup, ())
 
-    def gpus(self) -> int:
-        return int(self.ray.cluster_resources().get("GPU", 0))
+    def analyse(self, tasks: Sequence[Task], setup: WorkerSetup, neural: Sequence[NeuralAnalyser],
+                threads: int) -> Iterator[FileResult | None]:
+        return self._stream(process_task, unreadable, tasks, setup, neural, threads)
 
-    def _cpu_share(self, workers: int) -> float:
-        """CPUs each actor asks for: all decoding actors plus one inference actor must fit."""
-        return min(1.0, self.cpus() / (workers + 1))
+    def _stream(self, fn: Callable[[Task], Any], failed: Callable[[Task, str], Any], tasks: Sequence[Task],
+                setup: WorkerSetup, neural: Sequence[NeuralAnalyser], threads: int = 1) -> Iterator[Any]:
+        """Every task's result once: a pass in batches, then what did not come back one file per block."""
+        returned = bytearray(len(tasks))
+        todo = list(range(len(tasks)))
+        for per_block in (DECODE_BATCH, 1):
+            dataset = self._dataset(fn, tasks, todo, per_block, setup, neural, threads)
+            for item in _iterate(dataset):
+                if item is None:
+                    yield None
+                    continue
+                for index, payload in zip(item["index"], item["payload"]):
+                    value = pickle.loads(payload)
+                    if isinstance(value, FatalError):
+                        raise value
+                    if not returned[index]:  # a retried batch may have come back after all
+                        returned[index] = 1
+                        yield value
+            todo = [i for i in todo if not returned[i]]
+            if not todo:
+                return
+        for index in todo:  # killed its actor on every try, on its own
+            yield failed(tasks[index], CRASHED)
 
-    def executor(self, workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
-                 preload: Sequence[str] = ()) -> RayExecutor:
-        if self.address and not self.settings.scan.workers:
-            workers = max(1, int(self.cpus()))  # a cluster: one worker per CPU it has
-        return RayExecutor(workers, initializer, initargs, num_cpus=self._cpu_share(workers))
+    def _dataset(self, fn: Callable[[Task], Any], tasks: Sequence[Task], indices: list[int], per_block: int,
+                 setup: WorkerSetup, neural: Sequence[NeuralAnalyser], threads: int) -> Any:
+        from ray.data import ActorPoolStrategy, DataContext
 
-    def inference(self, analysers: Sequence[NeuralAnalyser], threads: int) -> RayInferenceStage:
-        gpus = self.gpus()
-        if gpus:
-            options = {"num_gpus": 1, "num_cpus": 0}
-        else:
-            options = {"num_cpus": self._cpu_share(int(self.cpus()))}
-        return RayInferenceStage(analysers, self.settings, threads, max(1, gpus), options)
+        workers = min(self.workers, len(indices))
+        cpus, gpus = self._resource("CPU"), int(self._resource("GPU"))
+        share = min(1.0, cpus / (workers + bool(neural)))  # the decoders and one CPU inference actor fit
+        with warnings.catch_warnings():  # Ray Data's own: copying its context, our retry limit (see RETRIES)
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ray\.data")
+            warnings.filterwarnings("ignore", "`ray_remote_args` is deprecated")
+            context = DataContext.get_current().copy()
+            context.enable_progress_bars = False
+            context.print_on_execution_start = False
+            context.max_errored_blocks = -1  # a batch that kept killing its actor: its tasks run again, alone
+            with DataContext.current(context):
+                items = [{"index": i, "payload": pickle.dumps(tasks[i])} for i in indices]
+                dataset = self.ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / per_block))
+                dataset = dataset.map_batches(_Decoder, fn_constructor_args=(setup, fn), batch_size=per_block,
+                                              batch_format="numpy", compute=ActorPoolStrategy(size=workers),
+                                              num_cpus=share, **RETRIES)
+                if neural:
+                    from photocull.models.runtime import ACCELERATOR_BATCH, batch_size
 
+                    device = {"num_gpus": 1, "num_cpus": 0} if gpus else {"num_cpus": share}
+                    size = self.settings.models.batch_size or (ACCELERATOR_BATCH if gpus else batch_size(self.settings))
+                    dataset = dataset.map_batches(
+                        _Inferrer, fn_constructor_args=([a.name for a in neural], self.settings, threads),
+                        batch_size=size, batch_format="numpy", compute=ActorPoolStrategy(size=max(1, gpus)),
+                        **RETRIES, **device)
+        return dataset
 
-class RayExecutor:
-    """A pool of ``workers`` Ray actors behind the :class:`~photocull.pipeline.executor.Executor` interface."""
-
-    def __init__(self, workers: int, initializer: Callable[..., None], initargs: tuple[Any, ...],
-                 num_cpus: float = 1.0):
-        self.ray = import_ray()
-        actor = self.ray.remote(_WorkerActor).options(
-            num_cpus=num_cpus, max_restarts=-1, max_task_retries=TASK_RETRIES, scheduling_strategy="SPREAD")
-        self.actors = [actor.remote(initializer, initargs) for _ in range(max(1, workers))]
-        self._load = [0] * len(self.actors)
-        self._lock = threading.Lock()
-
-    def pids(self) -> list[int]:
-        """The actors' process ids (for tests that kill one)."""
-        return self.ray.get([a.pid.remote() for a in self.actors])
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
-        with self._lock:
-            index = min(range(len(self.actors)), key=self._load.__getitem__)
-            self._load[index] += 1
-        inner = self.actors[index].run.remote(fn, *args).future()
-        outer: Future = Future()
-        outer.set_running_or_notify_cancel()
-        inner.add_done_callback(partial(self._settle, index, outer))
-        return outer
-
-    def _settle(self, index: int, outer: Future, inner: Future) -> None:
-        with self._lock:
-            self._load[index] -= 1
-        if inner.cancelled():
-            outer.set_exception(BrokenProcessPool("the task was cancelled"))
-            return
-        exc = inner.exception()
-        if exc is None:
-            outer.set_result(inner.result())
-        elif isinstance(exc, self.ray.exceptions.RayActorError):  # its process died, retries used up
-            outer.set_exception(BrokenProcessPool(f"a Ray worker died: {exc}"))
-        else:
-            outer.set_exception(exc)
-
-    def restart(self) -> None:
-        """Nothing to do: Ray restarts a dead actor by itself (``max_restarts=-1``)."""
-
-    def __enter__(self) -> RayExecutor:
-        return self
-
-    def __exit__(self, exc_type, *rest) -> None:
-        for actor in self.actors:
-            self.ray.kill(actor)
+    def _resource(self, name: str) -> float:
+        return float(self.ray.cluster_resources().get(name, 1.0 if name == "CPU" else 0.0))
 
 
-class RayInferenceStage(InferenceStage):
-    """The inference stage with one lane per inference actor (``lanes`` of them, ``options`` each)."""
+def _errors_to_stderr() -> Callable[[], None]:
+    """Ray prints the errors its nodes report (a worker died, ...) on the driver's stdout, where
+    ``photocull scan --json`` writes its report: send them to stderr. Returns the undo."""
+    from ray._private import worker
 
-    def __init__(self, analysers: Sequence[NeuralAnalyser], settings: Settings, threads: int, lanes: int,
-                 options: dict[str, Any], max_wait: float = 1.0):
-        self.ray = import_ray()
-        actor = self.ray.remote(_InferenceActor).options(
-            max_restarts=-1, max_task_retries=TASK_RETRIES, **options)
-        names = [a.name for a in analysers]
-        self.actors = [actor.remote(names, settings, threads) for _ in range(lanes)]
-        size = self.ray.get(self.actors[0].batch_size.remote())  # for the actors' device, not this machine's
-        self._start(analysers, settings, max_wait, size, [partial(self._remote, a) for a in self.actors])
+    original = worker.print_to_stdstream
+    worker.print_to_stdstream = lambda data, ignore_prefix: original({**data, "is_err": True}, ignore_prefix)
+    return partial(setattr, worker, "print_to_stdstream", original)
 
-    def _remote(self, actor: Any, batch: list[FileResult]) -> list[FileResult]:
-        return self.ray.get(actor.infer.remote(batch))
 
-    def __exit__(self, exc_type, *rest) -> None:
-        super().__exit__(exc_type, *rest)
-        for actor in self.actors:
-            self.ray.kill(actor)
+def _iterate(dataset: Any) -> Iterator[dict[str, np.ndarray] | None]:
+    """The dataset's blocks as they finish, and None after each ``HEARTBEAT`` without one.
+
+    A thread reads Ray's iterator (which blocks) into a small queue; closing
+    this generator stops the thread, which closes Ray's iterator and so stops
+    the execution (queued work is dropped).
+    """
+    blocks: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    end = object()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                blocks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def read() -> None:
+        try:
+            with closing(iter(dataset.iter_batches(batch_size=None, batch_format="numpy"))) as batches:
+                for batch in batches:
+                    if not put(batch):
+                        return
+            put(end)
+        except BaseException as exc:  # handed to the consumer
+            put(exc)
+
+    reader = threading.Thread(target=read, name="photocull-ray-results", daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                item = blocks.get(timeout=HEARTBEAT)
+            except queue.Empty:
+                yield None
+                continue
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise FatalError(f"the Ray pipeline failed: {type(item).__name__}: {item}") from item
+            yield item
+    finally:
+        stop.set()
+        reader.join(timeout=30)

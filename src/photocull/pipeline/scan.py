@@ -28,11 +28,9 @@ its own is marked unreadable.
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import nullcontext
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -44,12 +42,12 @@ from photocull.errors import FatalError
 from photocull.ingest.sources import Discovery, discover
 from photocull.models.runtime import thread_budget
 from photocull.people.update import PeopleUpdate, update_people
-from photocull.pipeline.executor import open_engine
-from photocull.pipeline.inference import InferenceStage
-from photocull.pipeline.worker import Task, hash_file, ingest_stamp, init_worker, process_file
+from photocull.pipeline.executor import open_engine, unreadable
+from photocull.pipeline.worker import Task, ingest_stamp
 from photocull.records import FileResult
 
 ProgressCallback = Callable[[FileResult, int, int], None]  # (result, done, total)
+_COMPARE_PAGE = 10_000  # listed files compared with the catalog per round of queries
 
 
 class ScanCancelled(Exception):
@@ -92,24 +90,31 @@ def scan(
     found = discover(inputs, settings.ingest, catalog.path.parent / "archives")
     report.files, report.ignored, report.problems = len(found.files), dict(found.ignored), found.problems
 
-    states = catalog.file_states()
     wanted = stamps(settings)
-    current = catalog.current_analyses(ingest_stamp(settings), wanted)
-    complete = frozenset(h for h, names in current.items() if len(names) == len(wanted))
+    complete, partial = catalog.analysis_progress(ingest_stamp(settings), wanted)
     tasks = []
-    for entry in found.files:
-        state = states.get(catalog.key(entry.path))
-        if state is None or (state.size, state.mtime_ns) != (entry.size, entry.mtime_ns):
-            tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
-        elif state.status == "unreadable" or (state.status == "ok" and state.content_hash in complete):
-            report.skipped += 1
-            report.unreadable += state.status == "unreadable"
-        elif state.status == "ok" and state.content_hash in current:
-            missing = frozenset(wanted) - current[state.content_hash]
-            tasks.append(Task(entry.path, entry.size, entry.mtime_ns, missing))
-        else:  # missing earlier, or decoded with other settings
-            tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
-    report.missing = catalog.mark_missing(_missing_keys(catalog, found, states))
+    listed_live = 0  # listed files that the catalog has, not marked missing
+    # The catalog is asked page by page, so the driver never holds its whole files table (docs/scale-out.md).
+    for start in range(0, len(found.files), _COMPARE_PAGE):
+        page = found.files[start:start + _COMPARE_PAGE]
+        keys = [catalog.key(entry.path) for entry in page]
+        states = catalog.file_states_of(keys)
+        for entry, key in zip(page, keys):
+            state = states.get(key)
+            if state is not None and state.status != "missing":
+                listed_live += 1
+            if state is None or (state.size, state.mtime_ns) != (entry.size, entry.mtime_ns):
+                tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
+            elif state.status == "unreadable" or (state.status == "ok" and state.content_hash in complete):
+                report.skipped += 1
+                report.unreadable += state.status == "unreadable"
+            elif state.status == "ok" and state.content_hash in partial:
+                missing = frozenset(wanted) - partial[state.content_hash]
+                tasks.append(Task(entry.path, entry.size, entry.mtime_ns, missing))
+            else:  # missing earlier, or decoded with other settings
+                tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
+    report.missing = catalog.mark_missing(_missing_keys(catalog, found, listed_live))
+    del found  # the tasks hold what the run needs
     needed = _needed(tasks, settings)
     for analyser in needed:
         analyser.ensure(settings)
@@ -148,16 +153,21 @@ def _needed(tasks: list[Task], settings: Settings) -> list[Analyser | NeuralAnal
     return [a for a in selected(settings) if any(t.needed is None or a.name in t.needed for t in tasks)]
 
 
-def _missing_keys(catalog: Catalog, found: Discovery, states: dict) -> list[str]:
-    """Catalog files under a scanned folder that are no longer there."""
-    if not found.walked_roots:
+def _missing_keys(catalog: Catalog, found: Discovery, listed_live: int) -> list[str]:
+    """Catalog files under a scanned folder that are no longer there.
+
+    ``listed_live``: how many listed files the catalog has, not marked missing. When that is all of
+    them (a rescan that finds every file, a first scan), nothing can be missing and no set of the
+    listed keys is made; otherwise the catalog's keys are streamed past that set.
+    """
+    if not found.walked_roots or listed_live == catalog.live_file_count():
         return []
     present = {catalog.key(f.path) for f in found.files}
     folders = [root for root in found.walked_roots if isinstance(root, Path)]
     prefixes = tuple(root + "/" for root in found.walked_roots if isinstance(root, str))  # listed URLs
     missing = []
-    for key, state in states.items():
-        if state.status != "missing" and key not in present:
+    for key in catalog.live_file_keys():
+        if key not in present:
             path = catalog.resolve(key)
             if isinstance(path, str):
                 if path.startswith(prefixes):
@@ -202,100 +212,48 @@ class _BatchWriter:
 
 def _run(tasks: list[Task], settings: Settings, known: frozenset[str], neural: list[NeuralAnalyser],
          record: Callable[[FileResult], None], writer: _BatchWriter, thumbnails: Path | None) -> None:
-    """Process ``tasks`` on the configured engine with a bounded window (bounded memory)."""
+    """Hash the files that may be copies, then analyse each new content once, on the configured engine."""
     sizes = Counter(t.size for t in tasks)
-    # ("process", task) analyses unless known; ("hash", task) only hashes, for dedup first.
-    queue = deque(("process" if sizes[t.size] == 1 or t.needed else "hash", t) for t in tasks)
-    isolate: deque = deque()  # items that were in flight when a worker died
-    outcome: dict[str, FileResult | None] = {}  # content analysed this run -> result (None: in flight)
-    waiting: dict[str, list[Task]] = {}  # duplicates waiting for their content's result
+    maybe_copies = [t for t in tasks if sizes[t.size] > 1 and not t.needed]
+    analyse = [t for t in tasks if sizes[t.size] == 1 or t.needed]
+    new: set[str] = set()  # contents found by hashing, analysed once each
+    waiting: dict[str, list[Task]] = {}  # their copies, waiting for the content's result
     workers, threads = thread_budget(settings, bool(neural))
-    window = workers * 4
-    stage: InferenceStage | None = None
-
-    def finish(task: Task, result: FileResult) -> None:
-        if stage is not None and result.photo is not None and result.photo.pending:
-            stage.submit(result)  # comes back through stage.take() once its networks ran
-        else:
-            complete(result)
-
-    def complete(result: FileResult) -> None:
-        record(result)
-        if result.content_hash is not None and result.content_hash in outcome:
-            outcome[result.content_hash] = result
-            for dup in waiting.pop(result.content_hash, []):
-                record(_duplicate_of(result, dup))
+    setup = (settings, known, thumbnails)
 
     def hashed(task: Task, content_hash: str | None, error: str | None) -> None:
         if content_hash is None:
-            record(_unreadable(task, error))
+            record(unreadable(task, error))
         elif content_hash in known:
             record(FileResult(task.path, task.size, task.mtime_ns, content_hash, "ok"))
-        elif content_hash in outcome:
-            first = outcome[content_hash]
-            if first is None:
-                waiting.setdefault(content_hash, []).append(task)
-            else:
-                record(_duplicate_of(first, task))
+        elif content_hash in new:
+            waiting.setdefault(content_hash, []).append(task)
         else:
-            outcome[content_hash] = None
-            queue.appendleft(("process", task))
+            new.add(content_hash)
+            analyse.append(task)
 
-    def backlog() -> int:
-        return stage.backlog() if stage is not None else 0
+    def complete(result: FileResult) -> None:
+        record(result)
+        if result.content_hash in new:
+            for copy in waiting.pop(result.content_hash, []):
+                record(_duplicate_of(result, copy))
 
-    with (open_engine(settings) as engine,
-          engine.executor(workers, init_worker, (settings, known, thumbnails),
-                          preload=["photocull.pipeline.worker"]) as pool,
-          engine.inference(neural, threads) if neural else nullcontext() as stage):
-        backlog_limit = stage.backlog_limit if stage is not None else 1  # backlog() is 0 without a stage
-        in_flight: dict[Future, tuple[str, Task]] = {}
-        while queue or isolate or in_flight or backlog():
-            source = isolate if isolate else queue
-            limit = 1 if isolate else window
-            while source and len(in_flight) < limit and backlog() < backlog_limit:
-                kind, task = item = source.popleft()
-                fn = process_file if kind == "process" else hash_file
-                in_flight[pool.submit(fn, task)] = item
-            if stage is not None:
-                if not (queue or isolate or in_flight):
-                    stage.no_more_input()
-                for result in stage.take(timeout=0.0 if in_flight else 0.2):
-                    complete(result)
-            timeout = 0.05 if backlog() else settings.scan.commit_seconds
-            done, _ = wait(in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
-            broken = []
-            for future in done:
-                kind, task = item = in_flight.pop(future)
-                try:
-                    value = future.result()
-                except BrokenProcessPool:
-                    broken.append(item)
-                    continue
-                except Exception as exc:  # e.g. a result that cannot be sent back: one file, not the run
-                    finish(task, _unreadable(task, f"unexpected worker error: {type(exc).__name__}: {exc}"))
-                    continue
-                if kind == "process":
-                    finish(task, value)
-                else:
-                    hashed(task, *value)
-            if broken:
-                broken += list(in_flight.values())
-                in_flight.clear()
-                pool.restart()
-                if len(broken) == 1 and source is isolate:
-                    kind, task = broken[0]
-                    finish(task, _unreadable(task, "the decoder crashed on this file (worker process died)"))
-                else:
-                    isolate.extend(broken)
-            writer.tick()
-    for content_hash, dups in waiting.items():  # their content crashed the decoder
-        for task in dups:
-            record(_unreadable(task, "same content as a file that crashed the decoder", content_hash))
-
-
-def _unreadable(task: Task, reason: str | None, content_hash: str | None = None) -> FileResult:
-    return FileResult(task.path, task.size, task.mtime_ns, content_hash, "unreadable", reason)
+    with open_engine(settings, workers) as engine:
+        if maybe_copies:
+            with closing(engine.hash(maybe_copies, setup)) as hashes:
+                for item in hashes:
+                    if item is not None:
+                        hashed(*item)
+                    writer.tick()
+        if analyse:
+            with closing(engine.analyse(analyse, setup, neural, threads)) as results:
+                for result in results:
+                    if result is not None:
+                        complete(result)
+                    writer.tick()
+    for content_hash, copies in waiting.items():  # their content crashed the decoder
+        for task in copies:
+            record(unreadable(task, "same content as a file that crashed the decoder", content_hash))
 
 
 def _duplicate_of(first: FileResult, task: Task) -> FileResult:
