@@ -4,6 +4,10 @@ One private Ray for the module, bound to 127.0.0.1 with its own short temporary
 folder (removed after); no traffic leaves the machine. The driver-kill case runs
 ``photocull scan --engine ray`` in its own session, which starts its own Ray;
 the test kills that session's processes, by process id, and removes its folder.
+The killed-actor case kills a Ray Data decode actor of the module's Ray. A file
+that kills its worker every time is checked on both engines through the CLI,
+whose processes (and so workers and actors) load a test-only crashing decoder
+from a ``sitecustomize`` on ``PYTHONPATH``; its private Ray stops with it.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import pytest
 
 from photocull.catalog.store import Catalog
 from photocull.config import Settings
-from photocull.pipeline import ray_engine
+from photocull.pipeline.executor import CRASHED
 from photocull.pipeline.scan import scan
 from tests.helpers import run_cli
 
@@ -114,22 +118,25 @@ def test_ray_gives_the_same_catalog_as_the_local_pool(ray, photos: Path, local_c
     assert report.new_unreadable == len(unreadable)
 
 
-def test_a_killed_worker_actor_loses_no_photo(ray, photos: Path, local_catalog: dict, tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    executors = []
-    enter = ray_engine.RayExecutor.__enter__
+def _decoder_pids() -> list[int]:
+    """The Ray Data decode actors of this process's Ray (its raylet's workers), by their process title."""
+    psutil = pytest.importorskip("psutil")
+    pids = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if " ".join(child.cmdline()).startswith("ray::MapWorker(MapBatches(_Decoder))"):
+                pids.append(child.pid)
+        except psutil.Error:  # gone meanwhile
+            pass
+    return pids
 
-    def recording_enter(self):
-        executors.append((self, self.pids()))  # before any task, so this does not wait behind one
-        return enter(self)
 
-    monkeypatch.setattr(ray_engine.RayExecutor, "__enter__", recording_enter)
+def test_a_killed_decode_actor_loses_no_photo(ray, photos: Path, local_catalog: dict, tmp_path: Path) -> None:
     killed = []
 
     def on_result(result, done: int, total: int) -> None:
-        if done == 3 and not killed:
-            executor, pids = executors[0]
-            os.kill(pids[0], signal.SIGKILL)  # the actor that got the first task: it holds queued ones
+        if done >= 3 and not killed and (pids := _decoder_pids()):
+            os.kill(pids[0], signal.SIGKILL)  # mid-scan: it holds a batch, and more are queued
             killed.append(pids[0])
 
     with Catalog(tmp_path / "catalog.db") as catalog:
@@ -137,6 +144,67 @@ def test_a_killed_worker_actor_loses_no_photo(ray, photos: Path, local_catalog: 
     assert killed
     assert report.processed == len(local_catalog["files"])  # every file came back once
     _assert_same(_values(tmp_path / "catalog.db"), local_catalog)
+
+
+# Installed with PYTHONPATH in a scan's processes (workers and actors inherit it): decoding a file named
+# crash-me* kills the process, as a decoder crash on a hostile file would, every time.
+CRASHING_DECODER = '''
+import importlib.abc, importlib.util, os, signal, sys
+
+
+class CrashingDecoder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "photocull.ingest.decode":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+            decode = module.decode
+
+            def crashing(data, name, *args, **kwargs):
+                if "crash-me" in str(name):
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return decode(data, name, *args, **kwargs)
+
+            module.decode = crashing
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, CrashingDecoder())
+'''
+
+
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_a_file_that_kills_its_worker_every_time_is_unreadable(engine: str, corpus: Path, tmp_path: Path) -> None:
+    if engine == "ray":
+        pytest.importorskip("ray", reason="Ray is not installed: pip install 'photocull[ray]'")
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(CRASHING_DECODER)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    scenes = sorted((corpus / "scenes").glob("*.jpg"))[:9]
+    for scene in scenes:
+        shutil.copy(scene, folder)
+    (folder / "crash-me.jpg").write_bytes(scenes[0].read_bytes() + b"other content")
+    temp = tempfile.mkdtemp(prefix="pccrash-", dir="/tmp")  # the scan's private Ray puts its files in here
+    try:
+        env = {"PYTHONPATH": os.pathsep.join([str(hook), *filter(None, [os.environ.get("PYTHONPATH")])]),
+               "TMPDIR": temp, "RAY_USAGE_STATS_ENABLED": "0", "PHOTOCULL_SCAN__WORKERS": "2"}
+        result = run_cli("scan", folder, "--engine", engine, "--catalog", tmp_path / "catalog.db", "--analyzers",
+                         "technical", "--no-cull", "--json", env=env, timeout=300)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    report = json.loads(result.stdout)
+    assert (report["processed"], report["analysed"], report["unreadable"]) == (10, 9, 1)
+    with sqlite3.connect(tmp_path / "catalog.db") as db:
+        unreadable = db.execute("SELECT path, reason FROM files WHERE status = 'unreadable'").fetchall()
+    assert [(Path(path).name, reason) for path, reason in unreadable] == [("crash-me.jpg", CRASHED)]
 
 
 def _session_pids(sid: int) -> list[int]:
