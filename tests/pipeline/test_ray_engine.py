@@ -23,19 +23,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from photocull.catalog.store import Catalog
 from photocull.config import Settings
 from photocull.pipeline.executor import CRASHED
 from photocull.pipeline.scan import scan
+from tests.catalog_values import assert_same_values as _assert_same
+from tests.catalog_values import catalog_values as _values
 from tests.helpers import run_cli
 
 ANALYSERS = ("technical", "fingerprints", "aesthetic", "embedding")  # two networks: the inference actors run
 BAD = ("truncated_jpeg.jpg", "empty.jpg", "broken.png", "decompression_bomb.gif")
-TABLES = ("files", "photos", "technical", "fingerprints", "aesthetic", "embedding")
-NOT_VALUES = {"first_seen", "last_scanned"}  # when, not what
 
 
 def _settings(engine: str, **scan_settings) -> Settings:
@@ -72,37 +71,6 @@ def local_catalog(photos: Path, models_ready: Path, tmp_path_factory: pytest.Tem
     with Catalog(path) as catalog:
         scan([photos], catalog, _settings("local"))
     return _values(path)
-
-
-def _values(path: Path) -> dict:
-    """Every stored value of every file and photo, keyed by table and primary key."""
-    db = sqlite3.connect(path)
-    db.row_factory = sqlite3.Row
-    values = {}
-    for table in TABLES:
-        key = "path" if table == "files" else "content_hash"
-        values[table] = {row[key]: {k: row[k] for k in row.keys() if k not in NOT_VALUES}
-                         for row in db.execute(f"SELECT * FROM {table}")}
-    db.close()
-    return values
-
-
-def _assert_same(actual: dict, expected: dict) -> None:
-    for table in TABLES:
-        assert actual[table].keys() == expected[table].keys(), table
-        for key, row in expected[table].items():
-            for column, want in row.items():
-                got = actual[table][key][column]
-                where = f"{table}[{key}].{column}"
-                if isinstance(want, float):
-                    assert got == pytest.approx(want, abs=1e-3), where
-                elif isinstance(want, bytes):  # float16 vectors
-                    assert np.abs(np.frombuffer(got, np.float16) - np.frombuffer(want, np.float16)).max() < 2e-3, where
-                elif column == "keywords":
-                    assert [k for k, _ in json.loads(got)] == [k for k, _ in json.loads(want)], where
-                    assert [p for _, p in json.loads(got)] == pytest.approx([p for _, p in json.loads(want)], abs=1e-3)
-                else:
-                    assert got == want, where
 
 
 def test_ray_gives_the_same_catalog_as_the_local_pool(ray, photos: Path, local_catalog: dict, tmp_path: Path) -> None:
