@@ -23,6 +23,7 @@ from photocull.config import IngestSettings
 from photocull.errors import UnreadableFile
 from photocull.ingest.decode import decode
 from photocull.files import write_atomic
+from photocull.ingest.originals import read_original
 
 PREVIEW_QUALITY = 80
 THUMBNAIL_SIZE = 256  # the gallery's thumbnails, made during the scan
@@ -32,8 +33,9 @@ def preview_path(cache: Path, content_hash: str, size: int) -> Path:
     return cache / content_hash[:2] / f"{content_hash}-{size}.webp"
 
 
-def preview(photo: Path, content_hash: str, size: int, cache: Path, settings: IngestSettings) -> bytes:
-    """The WebP preview of ``photo`` with long edge ``size`` (at most), from the cache or made now.
+def preview(photo: Path | str, content_hash: str, size: int, cache: Path, settings: IngestSettings) -> bytes:
+    """The WebP preview of ``photo`` (a file, or a URL read from object storage) with long edge ``size``
+    (at most), from the cache or made now.
 
     Raises :class:`UnreadableFile` when the photo can no longer be read.
     """
@@ -43,7 +45,7 @@ def preview(photo: Path, content_hash: str, size: int, cache: Path, settings: In
     except FileNotFoundError:
         pass
     try:
-        data = photo.read_bytes()
+        data = read_original(photo, settings.storage_options)
     except OSError as exc:
         raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from exc
     edge = max(256, size)

@@ -12,36 +12,13 @@ from photocull.config import IngestSettings
 from photocull.ingest.remote import change_stamp, is_url
 from photocull.ingest.sources import discover
 from tests.helpers import PIXEL_ANALYSERS, run_cli, scan_json
-from tests.served import free_port
 
-boto3 = pytest.importorskip("boto3")
+pytest.importorskip("boto3")
 pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")  # the s3 fixture (tests/conftest.py) runs its server
 
 PHOTOS = ["baboon.jpg", "fruits.jpg", "home.jpg", "graf1.png", "leuvenA.jpg"]
 CORRUPT = "truncated_jpeg.jpg"
-
-
-@pytest.fixture()
-def s3(monkeypatch, tmp_path):
-    """A moto server on a free loopback port, dummy credentials in the environment, and a client."""
-    port = free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    env = {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-creds"),
-        "XDG_DATA_HOME": str(tmp_path / "data"), "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1",
-    }
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
-    try:
-        yield client
-    finally:
-        server.stop()
 
 
 def rows(catalog: Path, sql: str) -> list[tuple]:

@@ -26,7 +26,8 @@ from photocull.cli.groups import WeightOption, checked_weights, cull, groups, le
 from photocull.cli.people import people_app
 from photocull.cli.decide import register as register_decisions
 from photocull.cli.options import (
-    CatalogOption, ConfigOption, JsonOption, err, listing_base, open_catalog, out, shown_path,
+    CatalogOption, ConfigOption, JsonOption, LibraryArgument, PathOrURL, err, library_argument, listing_base,
+    listing_folder, open_catalog, out, shown_path,
 )
 from photocull.cli.progress import ScanProgress
 from photocull.cli.report import report
@@ -39,14 +40,16 @@ from photocull.errors import FatalError
 from photocull.export.faces_csv import write_faces_csv
 from photocull.export.xmp import import_changes as import_xmp
 from photocull.export.scores_csv import write_scores_csv
+from photocull.ingest.originals import as_original
 from photocull.ingest.remote import is_url
 from photocull.pipeline.scan import ScanReport, scan as run_scan
 from photocull.ranking.cull import cull as run_cull, summary_line, top_photos
 from photocull.ranking.face_rules import best_by_faces, judge_faces, with_verdicts
 
 app = typer.Typer(
-    help="Cull photos: scan a folder or ZIP, measure every photo, and show the best.\n\n"
-    "Start with:  photocull scan ~/Pictures/trip  then  photocull top ~/Pictures/trip",
+    help="Cull photos: scan a folder, ZIP or bucket (s3://...), measure every photo, and show the best.\n\n"
+    "Start with:  photocull scan ~/Pictures/trip  then  photocull top ~/Pictures/trip\n\n"
+    "Every command that takes a scanned folder takes a scanned URL too (docs/object-storage.md).",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
@@ -128,7 +131,7 @@ def scan(
                                            "analysers": _analyser_list(analyzers, base.scan.analysers),
                                            "engine": engine or ("ray" if address else None),
                                            "ray_address": address})
-    inputs = [p if is_url(p) else Path(p) for p in paths]  # a URL stays a str (Path would fold its //)
+    inputs = [as_original(p) for p in paths]  # a URL stays a str (Path would fold its //)
     catalog_path = catalog or default_catalog_path(inputs[0])
     to_fetch = [spec for name, spec in MODELS.items()
                 if spec.used_by in settings.scan.analysers and not store.is_cached(name, settings)]
@@ -190,7 +193,7 @@ SORT_KEYS = {"score": None, "technical": "technical_score", "aesthetic": "nima_m
 
 @app.command()
 def top(
-    path: Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it).")] = Path("."),
+    path: LibraryArgument = Path("."),
     n: Annotated[int, typer.Option("-n", "--count", min=1, help="How many photos to list.")] = 50,
     by: Annotated[str, typer.Option("--by", help=f"Order by: {', '.join(SORT_KEYS)} (score: the composite "
                                     "score of docs/ranking.md).")] = "score",
@@ -209,7 +212,11 @@ def top(
     --by faces ranks photos with faces by the face rules (docs/faces.md): no
     main person blinking, then the role-weighted face score.
 
-    Example:  photocull top ~/Pictures/2024-trip -n 20 --by aesthetic
+    Examples:
+
+      photocull top ~/Pictures/2024-trip -n 20 --by aesthetic
+
+      photocull top s3://bucket/photos/2024   (after photocull scan s3://bucket/photos/2024)
     """
     if by not in SORT_KEYS:
         err.print(f"--by takes one of {', '.join(SORT_KEYS)}")
@@ -223,14 +230,13 @@ def top(
             rows = [p for p in best_by_faces(photos) if p["face_score"] is not None][:n]
         else:
             rows = cat.photos(order_by=SORT_KEYS[by], limit=n)
-    folder = path.resolve() if path.is_dir() else path.resolve().parent
     if as_json:
         print(json.dumps(rows, default=str))
         return
     if not rows:
         err.print("no readable photos in this catalog yet: run [bold]photocull scan[/] first")
         raise typer.Exit(1)
-    base = listing_base([row["path"] for row in rows], folder)
+    base = listing_base([row["path"] for row in rows], listing_folder(path))
     table = Table(title=f"Best {len(rows)} photos in {base}", box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("file", overflow="fold", ratio=1, min_width=12)
@@ -247,10 +253,10 @@ def top(
         shown = shown_path(row["path"], base)
         if by == "faces":
             verdict = "rejected" if row["face_rejected"] else _number(row["face_score"], ".2f")
-            table.add_row(str(rank), str(shown), verdict, row["face_issues"])
+            table.add_row(str(rank), shown, verdict, row["face_issues"])
             continue
         score = _number(row["score"], ".2f") if by == "score" else _number(row.get("technical_score"), ".0f")
-        table.add_row(str(rank), str(shown), score,
+        table.add_row(str(rank), shown, score,
                       _number(row.get("nima_mean"), ".2f"), _number(row.get("sharpness"), ".2f"),
                       _number(row.get("exposure_ev"), "+.1f", " EV"), flags, taken)
     out.print(table)
@@ -262,18 +268,26 @@ def _number(value: float | None, spec: str, unit: str = "") -> str:
 
 @app.command()
 def show(
-    file: Annotated[Path, typer.Argument(help="A photo that has been scanned.", exists=True, dir_okay=False)],
+    file: Annotated[PathOrURL, library_argument("A photo that has been scanned: a file, or its URL.")],
     catalog: CatalogOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Every measurement of one photo, each explained, and the face rules' verdict.
 
-    Example:  photocull show ~/Pictures/2024-trip/IMG_0042.JPG
+    Examples:
+
+      photocull show ~/Pictures/2024-trip/IMG_0042.JPG
+
+      photocull show s3://bucket/photos/2024/IMG_0042.JPG
     """
+    if not is_url(file) and not file.is_file():
+        err.print(f"{file}: no such file")
+        raise typer.Exit(1)
+    photo = file if is_url(file) else file.resolve()
     with open_catalog(file, catalog) as cat:
-        row = cat.photo(file.resolve())
-        faces = cat.faces(file.resolve())
+        row = cat.photo(photo)
+        faces = cat.faces(photo)
     if row is None:
         err.print(f"{file}: not in the catalog: run [bold]photocull scan[/] on its folder first")
         raise typer.Exit(1)
@@ -286,7 +300,7 @@ def show(
 
 @export_app.command("csv")
 def export_csv(
-    path: Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it).")] = Path("."),
+    path: LibraryArgument = Path("."),
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path("photo_scores.csv"),
     catalog: CatalogOption = None,
     config: ConfigOption = None,
@@ -302,7 +316,7 @@ def export_csv(
 
 @export_app.command("faces")
 def export_faces(
-    path: Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it).")] = Path("."),
+    path: LibraryArgument = Path("."),
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path("face_data.csv"),
     catalog: CatalogOption = None,
 ) -> None:

@@ -16,24 +16,16 @@ from rich.markup import escape
 from photocull.catalog.decisions import LABELS
 from photocull.catalog.sidecars import Sidecars
 from photocull.catalog.store import Catalog, printable
-from photocull.cli.options import CatalogOption, ConfigOption, JsonOption, err, open_catalog, out
+from photocull.cli.options import (
+    CatalogOption, ConfigOption, FolderOption, JsonOption, Library, LibraryArgument, PathOrURL, err, library_argument,
+    limit_to, open_catalog, out,
+)
 from photocull.config import load_settings
+from photocull.ingest.originals import is_under
+from photocull.ingest.remote import is_url
 
-FolderOption = Annotated[Path, typer.Option(
-    "--folder", "-f", help="A scanned folder (or any path inside it); its catalog is used.")]
 UndecidedOption = Annotated[bool, typer.Option(
     "--include-undecided", help="Also files with no keep/reject decision (rejects are never included).")]
-
-
-def _under(cat: Catalog, path: Path, explicit_catalog: Path | None) -> Path | None:
-    """The folder a command is limited to: ``path`` when it is a folder, unless --catalog points
-    elsewhere and ``path`` is outside that catalog's root (e.g. the default ``.``)."""
-    folder = path.resolve()
-    if not folder.is_dir():
-        return None
-    if explicit_catalog is not None and (cat.root is None or not folder.is_relative_to(cat.root)):
-        return None
-    return folder
 
 
 def register(app: typer.Typer, export_app: typer.Typer) -> None:
@@ -48,8 +40,8 @@ def register(app: typer.Typer, export_app: typer.Typer) -> None:
 
 
 def decide(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Photo files or folders (every photo under them).")]
-    = None,
+    paths: Annotated[Optional[list[PathOrURL]], library_argument(
+        "Photo files or folders (every photo under them); URLs of scanned objects or prefixes.")] = None,
     keep: Annotated[bool, typer.Option("--keep", help="Mark as keepers.")] = False,
     reject: Annotated[bool, typer.Option("--reject", help="Mark as rejects.")] = False,
     clear: Annotated[bool, typer.Option(
@@ -77,6 +69,8 @@ def decide(
 
       photocull decide --from-xmp ~/Pictures/trip   (ratings set in darktable or digiKam)
 
+      photocull decide s3://bucket/trip/IMG_0042.jpg --keep
+
     Write them to XMP sidecars with  photocull export xmp
     """
     paths = paths or [Path(".")]
@@ -92,7 +86,7 @@ def decide(
 
             imported = []
             for path in paths:
-                report = import_changes(cat, _under(cat, path, catalog))
+                report = import_changes(cat, limit_to(cat, path, catalog))
                 imported += report.imported
                 for where, why in report.problems:
                     err.print(f"[yellow]sidecar not read[/] {_p(where)}: {why}")
@@ -102,7 +96,7 @@ def decide(
                 for row in imported:
                     what = ", ".join(f"{k} {v if v is not None else 'cleared'}" for k, v in row.items()
                                      if k not in ("path", "sidecar"))
-                    source = printable(Path(row["sidecar"])) if row["sidecar"] else "the photo itself"
+                    source = printable(row["sidecar"]) if row["sidecar"] else "the photo itself"
                     out.print(f"{row['path']}: {what} (from {source})", markup=False)
                 err.print(f"{len(imported)} decisions read back from XMP")
             return
@@ -144,29 +138,29 @@ def decide(
         err.print(f"{changed} of {len(rows)} files changed")
 
 
-def _files(cat: Catalog, paths: list[Path]) -> tuple[list[Path], list[Path]]:
+def _files(cat: Catalog, paths: list[Library]) -> tuple[list[Library], list[Library]]:
+    """The catalog's readable files among ``paths`` (a folder or URL prefix: every one under it), and the
+    paths that named none."""
     readable = {key: cat.resolve(key) for key in Sidecars(cat).readable_keys()}
     files, unknown, seen = [], [], set()
     for given in paths:
-        path = given.resolve()
-        if path.is_dir():
-            found = [p for p in readable.values() if p.is_relative_to(path)]
-            if not found:
-                unknown.append(given)
+        path = given if is_url(given) else given.resolve()
+        if is_url(path) or path.is_dir():  # a URL names one object or a prefix: is_under takes both
+            found = [p for p in readable.values() if is_under(p, path)]
         else:
             found = [path] if cat.key(path) in readable else []
-            if not found:
-                unknown.append(given)
+        if not found:
+            unknown.append(given)
         for p in found:
             if p not in seen:
                 seen.add(p)
                 files.append(p)
-    return sorted(files), unknown
+    return sorted(files, key=lambda p: (is_url(p), str(p).split("/"))), unknown
 
 
 def _p(text: str | Path) -> str:
-    """A path from a report, printable whatever bytes its name holds, never read as Rich markup."""
-    return escape(printable(Path(text)))
+    """A path (or URL) from a report, printable whatever bytes its name holds, never read as Rich markup."""
+    return escape(printable(text))
 
 
 def _shown(decision) -> dict:
@@ -189,7 +183,8 @@ def _words(values: dict) -> str:
 
 
 def trash(
-    path: Annotated[Path, typer.Argument(help="A scanned folder (or a folder inside it): its rejects.")] = Path("."),
+    path: Annotated[PathOrURL, library_argument(
+        "A scanned folder (or a folder inside it): its rejects. Objects in a bucket are never moved.")] = Path("."),
     to: Annotated[Optional[Path], typer.Option(
         "--to", help="Trash folder (default: .photocull/trash beside the catalog).", file_okay=False)] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only list what would move.")] = False,
@@ -211,12 +206,12 @@ def trash(
     from photocull.export.trash import trash_rejects
 
     with open_catalog(path, catalog) as cat:
-        report = trash_rejects(cat, _under(cat, path, catalog), to, dry_run)
+        report = trash_rejects(cat, limit_to(cat, path, catalog), to, dry_run)
     if as_json:
         print(json.dumps(asdict(report)))
         return
     for source, dest in report.moves if dry_run else []:
-        out.print(f"{printable(Path(source))} -> {printable(Path(dest))}", markup=False)
+        out.print(f"{printable(source)} -> {printable(dest)}", markup=False)
     for where, why in report.problems:
         err.print(f"[red]not moved[/] {_p(where)}: {why}")
     verb = "would move" if dry_run else "moved"
@@ -225,7 +220,7 @@ def trash(
 
 
 def undo(
-    path: Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it).")] = Path("."),
+    path: LibraryArgument = Path("."),
     everything: Annotated[bool, typer.Option("--all", help="Undo every operation not yet undone.")] = False,
     catalog: CatalogOption = None,
     as_json: JsonOption = False,
@@ -254,10 +249,15 @@ def undo(
 
 
 def export_xmp(
-    path: Annotated[Path, typer.Argument(help="A scanned folder (or a folder inside it).")] = Path("."),
+    path: Annotated[PathOrURL, library_argument(
+        "A scanned folder (or a folder inside it), or a scanned URL (needs --dest).")] = Path("."),
     style: Annotated[str, typer.Option(
         "--style", help="both: IMG_1.CR2.xmp and IMG_1.xmp; full: IMG_1.CR2.xmp (darktable, digiKam); "
         "adobe: IMG_1.xmp (Lightroom, Bridge).")] = "both",
+    dest: Annotated[Optional[Path], typer.Option(
+        "--dest", file_okay=False, help="Write the sidecars into this folder instead of beside the photos, "
+        "each where `photocull export keepers DEST` puts its photo (BUCKET/KEY for a URL). Required for photos "
+        "in object storage: photocull never writes into a bucket.")] = None,
     catalog: CatalogOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -267,18 +267,31 @@ def export_xmp(
     (darktable's history and everything else stays). Sidecars changed by
     another tool are read back first, as your decisions. Photos are never modified.
 
-    Example:  photocull export xmp ~/Pictures/trip --style full
+    With --dest, the sidecars go into a separate folder tree (written, not read back).
+
+    Examples:
+
+      photocull export xmp ~/Pictures/trip --style full
+
+      photocull export keepers ~/trip -f s3://bucket/trip  then  photocull export xmp s3://bucket/trip --dest ~/trip
     """
-    from photocull.export.xmp import STYLES, write_sidecars
+    from photocull.export.xmp import REMOTE_REASON, STYLES, write_sidecars
 
     if style not in STYLES:
         err.print(f"--style takes one of {', '.join(STYLES)}")
         raise typer.Exit(1)
+    if is_url(path) and dest is None:
+        err.print(f"{_p(path)} is in object storage and {REMOTE_REASON}: pass [bold]--dest FOLDER[/] to write the "
+                  "sidecars into a local folder tree (the one [bold]photocull export keepers FOLDER -f URL[/] fills)")
+        raise typer.Exit(1)
     with open_catalog(path, catalog) as cat:
-        report = write_sidecars(cat, style, _under(cat, path, catalog))
+        report = write_sidecars(cat, style, limit_to(cat, path, catalog), dest)
     if as_json:
         print(json.dumps(asdict(report)))
         return
+    if report.in_object_storage:
+        err.print(f"[yellow]{len(report.in_object_storage)} photos in object storage left out[/]: {REMOTE_REASON}; "
+                  "pass --dest FOLDER to write their sidecars there")
     for where, why in report.problems:
         err.print(f"[yellow]sidecar not written[/] {_p(where)}: {why}")
     if report.skipped_adobe and style != "full":
@@ -292,20 +305,25 @@ def export_xmp(
 def export_keepers_command(
     dest: Annotated[Path, typer.Argument(help="Folder to put the keepers in (created).", file_okay=False)],
     folder: FolderOption = Path("."),
-    mode: Annotated[str, typer.Option("--mode", help="copy, link (hard links) or move (undo restores).")] = "copy",
+    mode: Annotated[str, typer.Option("--mode", help="copy, link (hard links) or move (undo restores); "
+                                      "photos in object storage are copied, never moved.")] = "copy",
     include_undecided: UndecidedOption = False,
     catalog: CatalogOption = None,
+    config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Copy, hard-link or move the keepers into DEST, keeping their folders; sidecars go along.
 
     A different file already in DEST is never overwritten (the new one gets NAME (1).EXT).
+    Keepers in object storage are streamed from the bucket into DEST/BUCKET/KEY.
 
     Examples:
 
       photocull export keepers ~/Selected -f ~/Pictures/trip
 
       photocull export keepers ~/Selected --mode link --include-undecided
+
+      photocull export keepers ~/Selected -f s3://bucket/trip   (copied from the bucket)
     """
     from photocull.export.keepers import MODES, export_keepers
 
@@ -313,7 +331,8 @@ def export_keepers_command(
         err.print(f"--mode takes one of {', '.join(MODES)}")
         raise typer.Exit(1)
     with open_catalog(folder, catalog) as cat:
-        report = export_keepers(cat, dest, mode, include_undecided, _under(cat, folder, catalog))
+        report = export_keepers(cat, dest, mode, include_undecided, limit_to(cat, folder, catalog),
+                                load_settings(config).ingest.storage_options)
     if as_json:
         print(json.dumps(asdict(report)))
         return
@@ -370,13 +389,18 @@ def export_zip(
 ) -> None:
     """A ZIP of the keepers (stored, with their folders and sidecars) and photo_scores.csv.
 
-    Example:  photocull export zip trip-keepers.zip -f ~/Pictures/trip
+    Examples:
+
+      photocull export zip trip-keepers.zip -f ~/Pictures/trip
+
+      photocull export zip trip-keepers.zip -f s3://bucket/trip   (streamed from the bucket)
     """
     from photocull.export.archive import write_zip
 
     with open_catalog(folder, catalog) as cat:
-        report = write_zip(cat, output, load_settings(config).rules, include_undecided,
-                           _under(cat, folder, catalog))
+        settings = load_settings(config)
+        report = write_zip(cat, output, settings.rules, include_undecided, limit_to(cat, folder, catalog),
+                           settings.ingest.storage_options)
     if as_json:
         print(json.dumps(asdict(report)))
         return

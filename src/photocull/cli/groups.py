@@ -10,7 +10,10 @@ import typer
 from rich import box
 from rich.table import Table
 
-from photocull.cli.options import CatalogOption, ConfigOption, JsonOption, err, listing_base, open_catalog, out, shown_path
+from photocull.cli.options import (
+    CatalogOption, ConfigOption, JsonOption, LibraryArgument, err, listing_base, listing_folder, open_catalog, out,
+    shown_path,
+)
 from photocull.config import load_settings
 from photocull.ranking.composite import WeightError, resolve_weights
 from photocull.ranking.cull import CullReport, cull as run_cull
@@ -20,7 +23,6 @@ WeightOption = Annotated[Optional[str], typer.Option(
     "--weight", "--weights",
     help="Composite score weights, e.g. technical=0.5,aesthetic=0.2,faces=0.3 (any subset; "
     "the rest from [ranking] or the learned weights).")]
-PathArgument = Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it).")]
 
 
 def checked_weights(text: str | None) -> str | None:
@@ -37,7 +39,7 @@ def checked_weights(text: str | None) -> str | None:
 
 
 def cull(
-    path: PathArgument = Path("."),
+    path: LibraryArgument = Path("."),
     weight: WeightOption = None,
     catalog: CatalogOption = None,
     config: ConfigOption = None,
@@ -91,7 +93,7 @@ def _size(size: int) -> str:
 
 
 def groups(
-    path: PathArgument = Path("."),
+    path: LibraryArgument = Path("."),
     kind: Annotated[Optional[str], typer.Option(
         "--kind", help="Only groups of this kind: duplicates, near_duplicates, moment, bracket, panorama.")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many groups to show.")] = 20,
@@ -105,6 +107,8 @@ def groups(
       photocull groups ~/Pictures/trip
 
       photocull groups . --kind moment -n 5
+
+      photocull groups s3://bucket/photos/2024
     """
     kinds = ("duplicates", "near_duplicates", "moment", "bracket", "panorama")
     if kind is not None and kind.replace("-", "_") not in kinds:
@@ -122,8 +126,7 @@ def groups(
     if not found:
         err.print("no groups stored: run [bold]photocull cull[/] first" if not total else f"no {kind} groups")
         raise typer.Exit(1)
-    folder = path.resolve() if path.is_dir() else path.resolve().parent
-    base = listing_base([m.path for g in found for m in g.members], folder)
+    base = listing_base([m.path for g in found for m in g.members], listing_folder(path))
     for group in found:
         table = Table(box=box.SIMPLE_HEAD, title_justify="left", title=(
             f"[bold]#{group.id}[/] {group.kind.replace('_', '-')}, {len(group.members)} photos: "
@@ -135,7 +138,7 @@ def groups(
         table.add_column("why", overflow="fold", ratio=2)
         for m in group.members:
             mark = "[green]✓[/]" if group.keep_all or m.rank == 1 else "[red]✗[/]"
-            table.add_row(f"{mark} {m.rank}", str(shown_path(m.path, base)), m.relation.replace("_", "-"),
+            table.add_row(f"{mark} {m.rank}", shown_path(m.path, base), m.relation.replace("_", "-"),
                           "-" if m.score is None else f"{m.score:.2f}", m.reason)
         out.print(table)
     if total > len(found):
@@ -143,7 +146,7 @@ def groups(
 
 
 def learn(
-    path: PathArgument = Path("."),
+    path: LibraryArgument = Path("."),
     catalog: CatalogOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,

@@ -11,8 +11,10 @@ from rich import box
 from rich.table import Table
 
 from photocull.cli.options import (
-    CatalogOption, ConfigOption, JsonOption, err, listing_base, open_catalog, out, shown_path,
+    CatalogOption, ConfigOption, FolderOption, JsonOption, PathOrURL, err, library_argument, listing_base,
+    listing_folder, open_catalog, out, shown_path,
 )
+from photocull.ingest.remote import is_url
 from photocull.config import load_settings
 from photocull.people import edits
 from photocull.people.listing import faces_of, list_people
@@ -23,8 +25,6 @@ people_app = typer.Typer(
     "Needs a scan with faces:  photocull scan PATH --analyzers +faces",
     invoke_without_command=True,
 )
-FolderOption = Annotated[Path, typer.Option(
-    "--folder", "-f", help="A scanned folder (or any path inside it); its catalog is used.")]
 PersonArgument = Annotated[int, typer.Argument(help="A person's id, as `photocull people` lists it.", min=1)]
 _FACES_HINT = " --analyzers +faces"
 
@@ -78,13 +78,13 @@ def people(
         err.print(f"no people yet: run [bold]photocull scan {folder}{_FACES_HINT}[/] first")
         raise typer.Exit(1)
     table = Table(title=f"{len(rows)} people", box=box.SIMPLE_HEAD)
-    base = listing_base([row["example"] for row in rows], folder.resolve())
+    base = listing_base([row["example"] for row in rows], listing_folder(folder))
     for column in ("id", "name", "role", "faces", "photos", "for example"):
         table.add_column(column, justify="right" if column in ("id", "faces", "photos") else "left",
                          overflow="fold")
     for row in rows:
         table.add_row(str(row["id"]), row["name"] or "-", row["role"], str(row["faces"]), str(row["photos"]),
-                      str(shown_path(row["example"], base)))
+                      shown_path(row["example"], base))
     out.print(table)
     if crop_dir is not None:
         err.print(f"face crops (person-ID-*.jpg): {crop_dir}")
@@ -133,7 +133,7 @@ def merge(
 @people_app.command()
 def split(
     person: PersonArgument,
-    photo: Annotated[Path, typer.Argument(help="The photo with the wrong face.", exists=True, dir_okay=False)],
+    photo: Annotated[PathOrURL, library_argument("The photo with the wrong face: a file, or its URL.")],
     face: Annotated[Optional[int], typer.Option(
         "--face", min=0, help="Which face of the photo (as `photocull show` numbers them), "
         "if the person has more than one there.")] = None,
@@ -145,8 +145,11 @@ def split(
 
     Example:  photocull people split 3 party/IMG_0042.jpg --to 8
     """
+    if not is_url(photo) and not photo.is_file():
+        err.print(f"{photo}: no such file")
+        raise typer.Exit(1)
     with open_catalog(photo, catalog, _FACES_HINT) as cat:
-        row = cat.photo(photo.resolve())
+        row = cat.photo(photo if is_url(photo) else photo.resolve())
         if row is None or row["content_hash"] is None:
             err.print(f"{photo}: not in the catalog: scan its folder first")
             raise typer.Exit(1)
@@ -171,14 +174,14 @@ def show(
     if as_json:
         print(json.dumps(rows, default=str))
         return
-    base = listing_base([row["path"] for row in rows], folder.resolve())
+    base = listing_base([row["path"] for row in rows], listing_folder(folder))
     table = Table(title=f"Person {person}: {who['name'] or '(no name)'}, {who['role']}, {len(rows)} faces "
                   "(distance: from the person's mean face; 0.5 is the clustering threshold)", box=box.SIMPLE_HEAD)
     for column in ("photo", "face", "distance", "eyes", "sharp", "placed"):
         table.add_column(column, justify="left" if column in ("photo", "eyes", "placed") else "right",
                          overflow="fold")
     for row in rows:
-        table.add_row(str(shown_path(row["path"], base)), str(row["face_index"]), f"{row['distance']:.2f}", row["eyes"],
+        table.add_row(shown_path(row["path"], base), str(row["face_index"]), f"{row['distance']:.2f}", row["eyes"],
                       "-" if row["sharpness"] is None else f"{row['sharpness']:.2f}",
                       "by you" if row["confirmed"] else "auto")
     out.print(table)

@@ -7,13 +7,13 @@ from typing import Annotated
 
 import typer
 
-from photocull.cli.options import CatalogOption, ConfigOption, err, open_catalog
+from photocull.cli.options import CatalogOption, ConfigOption, LibraryArgument, err, open_catalog
 from photocull.config import load_settings
 from photocull.export.report import write_report
 
 
 def report(
-    path: Annotated[Path, typer.Argument(help="A scanned folder (or any path inside it).")] = Path("."),
+    path: LibraryArgument = Path("."),
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("photocull-report.html"),
     max_groups: Annotated[int, typer.Option("--max-groups", min=0, help="Most groups shown, largest first.")] = 200,
     top: Annotated[int, typer.Option("--top", min=0, help="How many of the best photos to show.")] = 24,

@@ -15,7 +15,8 @@ from rich import box
 from rich.table import Table
 
 from photocull.cli.options import (
-    CatalogOption, ConfigOption, JsonOption, err, listing_base, open_catalog, out, shown_path,
+    CatalogOption, ConfigOption, JsonOption, PathOrURL, err, library, library_argument, listing_base,
+    listing_folder, open_catalog, out, shown_path,
 )
 from photocull.config import load_settings
 from photocull.search import score_prompts, search_text
@@ -24,8 +25,9 @@ from photocull.search import score_prompts, search_text
 def search(
     text: Annotated[Optional[str], typer.Argument(
         help="What to look for, in words, e.g. 'a dog on a beach'. Leave out with --good/--bad.")] = None,
-    path: Annotated[Optional[Path], typer.Argument(
-        help="A scanned folder (or any path inside it). Default: the current folder.")] = None,
+    path: Annotated[Optional[PathOrURL], library_argument(
+        "A scanned folder (or any path inside it) or URL (s3://bucket/prefix). Default: the current folder.")]
+    = None,
     n: Annotated[int, typer.Option("-n", "--count", min=1, help="How many photos to list.")] = 20,
     good: Annotated[Optional[str], typer.Option(
         "--good", help="Rank by a prompt pair instead of searching: the description of a good photo.")] = None,
@@ -53,7 +55,7 @@ def search(
         err.print("--good and --bad go together")
         raise typer.Exit(1)
     if good is not None and path is None:
-        text, path = None, Path(text) if text is not None else None  # no TEXT: the one argument is the folder
+        text, path = None, library(text) if text is not None else None  # no TEXT: the one argument is the folder
     if (good is None) == (text is None):
         err.print("give either TEXT or --good/--bad")
         raise typer.Exit(1)
@@ -71,13 +73,12 @@ def search(
         err.print(f"no CLIP vectors in this catalog yet: run [bold]photocull scan {path} --analyzers +clip[/] "
                   "first")
         raise typer.Exit(1)
-    folder = path.resolve() if path.is_dir() else path.resolve().parent
-    base = listing_base([p for p, _ in found], folder)
+    base = listing_base([p for p, _ in found], listing_folder(path))
     title = f"{good!r} over {bad!r}" if good is not None else repr(text)
     table = Table(title=f"{len(found)} photos for {title} in {base}", box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column(label, justify="right", no_wrap=True)
     table.add_column("file", overflow="fold")
     for rank, (shown, value) in enumerate(found, 1):
-        table.add_row(str(rank), f"{value:.1f}" if label == "score" else f"{value:.3f}", str(shown_path(shown, base)))
+        table.add_row(str(rank), f"{value:.1f}" if label == "score" else f"{value:.3f}", shown_path(shown, base))
     out.print(table)

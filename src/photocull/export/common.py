@@ -8,13 +8,16 @@ at all. Rejects are never keepers.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from photocull.catalog.sidecars import Sidecars
 from photocull.catalog.store import Catalog
 from photocull.files import sha256_file
+from photocull.ingest.originals import is_under, original_stat, sha256_original
+from photocull.ingest.remote import is_url
 
 # Rendered formats: beside a RAW of the same name, the RAW owns the Adobe-style sidecar.
 RENDERED = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".heic", ".heif", ".hif", ".webp", ".avif",
@@ -23,16 +26,16 @@ RENDERED = {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".heic", ".heif", 
 
 @dataclass(frozen=True, slots=True)
 class Selected:
-    """A file chosen for an export: its catalog key, where it is, and its decision."""
+    """A file chosen for an export: its catalog key, where it is (a URL key: the URL), and its decision."""
 
     key: str
-    path: Path
+    path: Path | str
     flag: str | None
     rating: int | None
     label: str | None
 
 
-def select_files(catalog: Catalog, include_undecided: bool = False, under: Path | None = None,
+def select_files(catalog: Catalog, include_undecided: bool = False, under: Path | str | None = None,
                  flag: str = "keep") -> list[Selected]:
     """Readable files whose effective flag is ``flag`` (and, with ``include_undecided``, unflagged ones)."""
     decided = catalog.decisions.effective_by_key()
@@ -41,14 +44,17 @@ def select_files(catalog: Catalog, include_undecided: bool = False, under: Path 
         f, rating, label, _ = decided.get(key, (None, None, None, False))
         if f == flag or (include_undecided and f is None):
             path = catalog.resolve(key)
-            if under is None or path.is_relative_to(under):
+            if under is None or is_under(path, under):
                 chosen.append(Selected(key, path, f, rating, label))
     return chosen
 
 
 def relative_name(catalog: Catalog, key: str) -> PurePosixPath:
     """Where a file goes inside an export tree: its path under the catalog's root folder
-    (a file outside it: its absolute path without the leading ``/`` or drive)."""
+    (a file outside it: its absolute path without the leading ``/`` or drive; a URL: the bucket and key,
+    ``s3://photos/trip/a.jpg`` -> ``photos/trip/a.jpg``)."""
+    if is_url(key):
+        return PurePosixPath(*[p for p in key.split("://", 1)[1].split("/") if p not in ("", ".", "..")])
     path = catalog.resolve(key)
     if catalog.root is not None and path.is_relative_to(catalog.root):
         return PurePosixPath(path.relative_to(catalog.root).as_posix())
@@ -126,7 +132,8 @@ def existing_sidecars(photo: Path, adobe: bool, listing: Listing | None = None) 
     return [found for name in sidecar_names(photo, adobe) if (found := listing.find(name)) is not None]
 
 
-def unique_destination(dest: Path, source: Path) -> tuple[Path, bool]:
+def unique_destination(dest: Path, source: Path | str,
+                       storage_options: Mapping[str, Any] | None = None) -> tuple[Path, bool]:
     """Where to put ``source`` at ``dest`` without overwriting a different file: (path, already there).
 
     A file already at ``dest`` with the same bytes is reused; a different one
@@ -134,20 +141,21 @@ def unique_destination(dest: Path, source: Path) -> tuple[Path, bool]:
     """
     candidate, n = dest, 0
     while candidate.exists() or candidate.is_symlink():
-        if candidate.is_file() and same_bytes(candidate, source):
+        if candidate.is_file() and same_bytes(candidate, source, storage_options):
             return candidate, True
         n += 1
         candidate = dest.with_name(f"{dest.stem} ({n}){dest.suffix}")
     return candidate, False
 
 
-def same_bytes(a: Path, b: Path) -> bool:
+def same_bytes(a: Path, b: Path | str, storage_options: Mapping[str, Any] | None = None) -> bool:
+    """Whether local file ``a`` holds the bytes of ``b`` (a local file, or an original behind a URL)."""
     try:
-        if a.stat().st_size != b.stat().st_size:
+        if a.stat().st_size != original_stat(b, storage_options)[0]:
             return False
-        if os.path.samefile(a, b):
+        if not is_url(b) and os.path.samefile(a, b):
             return True
-        return sha256_file(a) == sha256_file(b)
+        return sha256_file(a) == sha256_original(b, storage_options)
     except OSError:
         return False
 

@@ -5,14 +5,20 @@ along with their photo. A different file already at a destination is never
 overwritten: the new one is named ``NAME (1).EXT``; the same file already
 there is left as it is. ``move`` goes through the undo log like the trash
 (``photocull undo`` puts the files back).
+
+Photos in object storage (URL keys) are streamed from the bucket into the
+tree at ``BUCKET/KEY``; ``link`` copies them (counted in ``linked_as_copy``)
+and ``move`` leaves them where they are, reported as problems: photocull
+never deletes from a bucket. Sidecars are not looked for in a bucket.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from photocull.catalog.sidecars import Sidecars
 from photocull.catalog.store import Catalog
@@ -20,6 +26,8 @@ from photocull.export.common import (
     Listing, adobe_owners, existing_sidecars, relative_name, select_files, sidecar_destination, unique_destination,
 )
 from photocull.export.trash import move_files
+from photocull.ingest.originals import copy_original, original_name
+from photocull.ingest.remote import is_url
 
 MODES = ("copy", "link", "move")
 
@@ -38,7 +46,10 @@ class KeepersReport:
 
 
 def export_keepers(catalog: Catalog, dest: Path, mode: str = "copy", include_undecided: bool = False,
-                   under: Path | None = None) -> KeepersReport:
+                   under: Path | str | None = None, storage_options: Mapping[str, Any] | None = None
+                   ) -> KeepersReport:
+    """Place the keepers (under ``under``, a folder or URL prefix) in ``dest``; ``storage_options``
+    reach the filesystem of URL keys (``ingest.storage_options``)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     dest = dest.resolve()
@@ -46,26 +57,32 @@ def export_keepers(catalog: Catalog, dest: Path, mode: str = "copy", include_und
     keepers = select_files(catalog, include_undecided, under)
     plan = []
     for item in keepers:
-        target, same = unique_destination(dest / relative_name(catalog, item.key), item.path)
+        if mode == "move" and is_url(item.path):
+            report.problems.append((item.key, "in object storage: never moved (photocull does not delete from "
+                                    "a bucket); use --mode copy"))
+            continue
+        target, same = unique_destination(dest / relative_name(catalog, item.key), item.path, storage_options)
         if same:
             report.already_there += 1
             continue
-        if target.name != item.path.name:
+        if target.name != original_name(item.path):
             report.renamed.append((str(item.path), target.name))
         plan.append((item.key, item.path, target))
     if mode == "move":
         moved = move_files(catalog, plan, "move", dest)
         report.photos, report.sidecars, report.bytes = moved.photos, moved.sidecars, moved.bytes
-        report.problems, report.op = moved.problems, moved.op
+        report.problems, report.op = report.problems + moved.problems, moved.op
         return report
     owners = adobe_owners([catalog.resolve(k) for k in Sidecars(catalog).readable_keys()])
     listing = Listing()
     for _, photo, target in plan:
         try:
-            report.bytes += _place(photo, target, mode, report)
+            report.bytes += _place(photo, target, mode, report, storage_options)
             report.photos += 1
         except OSError as exc:
             report.problems.append((str(photo), exc.strerror or str(exc)))
+            continue
+        if is_url(photo):
             continue
         for sidecar in existing_sidecars(photo, photo in owners, listing):
             side_target = sidecar_destination(target, photo, sidecar)
@@ -80,9 +97,12 @@ def export_keepers(catalog: Catalog, dest: Path, mode: str = "copy", include_und
     return report
 
 
-def _place(source: Path, target: Path, mode: str, report: KeepersReport) -> int:
+def _place(source: Path | str, target: Path, mode: str, report: KeepersReport,
+           storage_options: Mapping[str, Any] | None = None) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
-    if mode == "link":
+    if mode == "link" and is_url(source):
+        report.linked_as_copy += 1
+    elif mode == "link":
         try:
             os.link(source, target)
             return source.stat().st_size
@@ -90,7 +110,4 @@ def _place(source: Path, target: Path, mode: str, report: KeepersReport) -> int:
             if exc.errno not in (18, 1, 95):  # EXDEV, EPERM, EOPNOTSUPP: no hard links there
                 raise
             report.linked_as_copy += 1
-    partial = target.with_name(f".{target.name}.photocull-partial")
-    shutil.copy2(source, partial)
-    os.replace(partial, target)
-    return target.stat().st_size
+    return copy_original(source, target, storage_options)

@@ -9,7 +9,8 @@ metadata, so a folder keeps its name when the person is renamed)::
     DEST/person_001/IMG_0042.jpg         the person's photos (keepers, or --all), copied or hard-linked
 
 A photo of several people is in each of their folders. Two photos with the
-same name in one person's folder get ``NAME (1).EXT``.
+same name in one person's folder get ``NAME (1).EXT``. Photos in object storage
+(URL keys) are streamed from their bucket (``link``: copied).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from photocull.catalog.sidecars import Sidecars
 from photocull.catalog.store import Catalog, printable
@@ -27,6 +29,8 @@ from photocull.config import Settings
 from photocull.errors import UnreadableFile
 from photocull.files import write_atomic
 from photocull.export.common import relative_name, unique_destination
+from photocull.ingest.originals import as_original, copy_original, original_name
+from photocull.ingest.remote import is_url
 from photocull.people.crops import representative, write_crop
 
 MODES = ("copy", "link")
@@ -69,10 +73,11 @@ def export_people(catalog: Catalog, dest: Path, settings: Settings, mode: str = 
         photos = []
         for key, faces in chosen:
             source = catalog.resolve(key)
-            target, same = unique_destination(folder / source.name, source)
+            options = settings.ingest.storage_options
+            target, same = unique_destination(folder / original_name(source), source, options)
             try:
                 if not same:
-                    report.bytes += _place(source, target, mode)
+                    report.bytes += _place(source, target, mode, options)
                     report.files += 1
             except OSError as exc:
                 report.problems.append((printable(source), exc.strerror or str(exc)))
@@ -92,7 +97,8 @@ def export_people(catalog: Catalog, dest: Path, settings: Settings, mode: str = 
             "id": person["id"], "folder": folder.name, "name": person["name"], "role": person["role"],
             "faces": person["faces"], "photos_total": len(files), "kept": len(kept),
             "representative": None if face is None else {
-                "crop": crop.name if crop else None, "photo": printable(Path(relative_name(catalog, catalog.key(Path(face["path"]))))),
+                "crop": crop.name if crop else None,
+                "photo": printable(Path(relative_name(catalog, catalog.key(as_original(face["path"]))))),
                 "face_index": face["face_index"], "box": [face["x0"], face["y0"], face["x1"], face["y1"]]},
             "photos": photos,
         }
@@ -112,15 +118,12 @@ def export_people(catalog: Catalog, dest: Path, settings: Settings, mode: str = 
     return report
 
 
-def _place(source: Path, target: Path, mode: str) -> int:
-    if mode == "link":
+def _place(source: Path | str, target: Path, mode: str, storage_options: Mapping[str, Any]) -> int:
+    if mode == "link" and not is_url(source):
         try:
             os.link(source, target)
             return source.stat().st_size
         except OSError as exc:
             if exc.errno not in (18, 1, 95):  # EXDEV, EPERM, EOPNOTSUPP: copied instead
                 raise
-    partial = target.with_name(f".{target.name}.photocull-partial")
-    shutil.copy2(source, partial)
-    os.replace(partial, target)
-    return target.stat().st_size
+    return copy_original(source, target, storage_options)

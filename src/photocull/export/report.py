@@ -20,6 +20,7 @@ from photocull.config import Settings
 from photocull.errors import UnreadableFile
 from photocull.export.report_html import data_uri, render
 from photocull.files import write_atomic
+from photocull.ingest.originals import as_original, original_name
 from photocull.people.listing import list_people
 from photocull.previews import preview
 from photocull.ranking.cull import score_catalog, top_photos
@@ -65,12 +66,13 @@ def gather(catalog: Catalog, settings: Settings, *, max_groups: int = 200, top: 
         image = None
         if previews and photo:
             try:
-                image = data_uri(preview(Path(path), photo["content_hash"], PREVIEW_PX, cache, settings.ingest))
+                image = data_uri(preview(as_original(path), photo["content_hash"], PREVIEW_PX, cache,
+                                         settings.ingest))
                 counts["shown"] += 1
             except (UnreadableFile, OSError):
                 counts["missing"] += 1
         score = scored.scores.get(path)
-        return {"path": path, "name": Path(path).name, "preview": image,
+        return {"path": path, "name": original_name(path), "preview": image,
                 "score": None if score is None else score.score,
                 "flag": decision.flag if decision else None, **extra}
 

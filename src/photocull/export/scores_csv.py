@@ -9,6 +9,7 @@ from typing import Any
 
 from photocull.catalog.store import Catalog
 from photocull.config import RuleSettings
+from photocull.ingest.originals import as_original
 from photocull.ranking.face_rules import with_verdicts
 
 
@@ -18,7 +19,7 @@ def write_scores_csv(catalog: Catalog, output: Path, rules: RuleSettings) -> int
     decided = catalog.decisions.effective_by_key()
     rows = []
     for rank, row in enumerate(photos, 1):
-        flag, rating, label, by_user = decided.get(catalog.key(Path(row["path"])), (None, None, None, False))
+        flag, rating, label, by_user = decided.get(catalog.key(as_original(row["path"])), (None, None, None, False))
         by = "user" if by_user else "auto" if (flag, rating, label) != (None, None, None) else ""
         embedded = row.pop("rating", None)  # the photo's own rating, as the scan read it
         rows.append({"rank": rank, **row, "embedded_rating": embedded, "flag": flag, "rating": rating,

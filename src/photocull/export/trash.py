@@ -28,6 +28,7 @@ from pathlib import Path
 from photocull.catalog.sidecars import Sidecars
 from photocull.catalog.store import Catalog, printable
 from photocull.export.common import Listing, adobe_owners, existing_sidecars, relative_name, select_files
+from photocull.ingest.remote import is_url
 
 LOG_NAME = "undo.jsonl"
 
@@ -118,11 +119,16 @@ class MoveReport:
     dry_run: bool = False
 
 
-def trash_rejects(catalog: Catalog, under: Path | None = None, to: Path | None = None,
+def trash_rejects(catalog: Catalog, under: Path | str | None = None, to: Path | None = None,
                   dry_run: bool = False) -> MoveReport:
     """Move every effective reject (under ``under``) with its sidecars to
-    ``<trash>/<timestamp>/<relative path>`` (or under ``to``), logging each move first."""
+    ``<trash>/<timestamp>/<relative path>`` (or under ``to``), logging each move first.
+
+    Rejects in object storage (URL keys) stay where they are, each reported as a problem: photocull
+    never deletes from a bucket (delete them with the storage's own tools, or a lifecycle rule)."""
     rejects = select_files(catalog, flag="reject", under=under)
+    remote = [item for item in rejects if is_url(item.path)]
+    rejects = [item for item in rejects if not is_url(item.path)]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = (to.resolve() if to is not None else trash_folder(catalog)) / stamp
     n = 1
@@ -130,7 +136,10 @@ def trash_rejects(catalog: Catalog, under: Path | None = None, to: Path | None =
         n += 1
         folder = folder.with_name(f"{stamp}-{n}")
     plan = [(item.key, item.path, folder / relative_name(catalog, item.key)) for item in rejects]
-    return move_files(catalog, plan, "trash", folder, dry_run)
+    report = move_files(catalog, plan, "trash", folder, dry_run)
+    report.problems += [(item.key, "in object storage: photocull never moves or deletes objects")
+                        for item in remote]
+    return report
 
 
 def move_files(catalog: Catalog, plan: list[tuple[str, Path, Path]], kind: str, folder: Path,

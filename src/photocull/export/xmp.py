@@ -39,7 +39,9 @@ from photocull.catalog.decisions import LABELS
 from photocull.catalog.sidecars import Sidecars, SidecarSeen
 from photocull.catalog.store import Catalog, printable
 from photocull.files import write_atomic
-from photocull.export.common import Listing, adobe_owner_texts, adobe_owners, sidecar_names
+from photocull.export.common import Listing, adobe_owner_texts, adobe_owners, relative_name, sidecar_names
+from photocull.ingest.originals import is_under
+from photocull.ingest.remote import is_url
 
 NS_X = "adobe:ns:meta/"
 NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -272,13 +274,25 @@ class XmpReport:
     imported: list[dict] = field(default_factory=list)  # decisions read back: path, sidecar, what changed
     problems: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
     skipped_adobe: list[str] = field(default_factory=list)  # photos sharing NAME.xmp with another photo
+    in_object_storage: list[str] = field(default_factory=list)  # URL photos left out: no ``dest`` given
 
 
-def write_sidecars(catalog: Catalog, style: str = "both", under: Path | None = None) -> XmpReport:
-    """Write every decided file's sidecar(s); first read back any changed by another tool, so none is lost."""
+REMOTE_REASON = ("photocull never writes into object storage (it may be denied, and a bucket is not where "
+                 "Lightroom, darktable or digiKam look for sidecars)")
+
+
+def write_sidecars(catalog: Catalog, style: str = "both", under: Path | str | None = None,
+                   dest: Path | None = None) -> XmpReport:
+    """Write every decided file's sidecar(s); first read back any changed by another tool, so none is lost.
+
+    ``dest``: the sidecars go into this folder instead, at each photo's place in an export tree
+    (``photocull export keepers DEST`` puts the photos at the same places), the only way for photos
+    in object storage (:data:`REMOTE_REASON`); without it those are listed in ``in_object_storage``.
+    Sidecars in ``dest`` are written, never read back.
+    """
     if style not in STYLES:
         raise ValueError(f"style must be one of {', '.join(STYLES)}")
-    report = import_changes(catalog, under)
+    report = import_changes(catalog, under) if dest is None else XmpReport()
     store = Sidecars(catalog)
     keys = store.readable_keys()
     owners = adobe_owners([catalog.resolve(k) for k in keys])
@@ -287,10 +301,14 @@ def write_sidecars(catalog: Catalog, style: str = "both", under: Path | None = N
     remembered = []
     for key, (flag, rating, label, _) in catalog.decisions.effective_by_key().items():
         photo = catalog.resolve(key)
-        if under is not None and not photo.is_relative_to(under):
+        if under is not None and not is_under(photo, under):
+            continue
+        if dest is None and is_url(photo):
+            report.in_object_storage.append(key)
             continue
         values = values_for(flag, rating, label)
-        for target in _targets(photo, style, photo in owners, report):
+        beside = photo if dest is None else dest.resolve() / relative_name(catalog, key)
+        for target in _targets(beside, style, photo in owners, report):
             existing = listing.find(target)
             try:
                 if existing is None:
@@ -310,7 +328,7 @@ def write_sidecars(catalog: Catalog, style: str = "both", under: Path | None = N
             except (OSError, SidecarError) as exc:
                 report.problems.append((str(existing or target), str(exc)))
                 continue
-            if new != data or (seen.get(("sidecar", skey)) is None):
+            if dest is None and (new != data or seen.get(("sidecar", skey)) is None):
                 remembered.append(SidecarSeen(skey, key, "sidecar", stat.st_size, stat.st_mtime_ns,
                                               values.rating, values.label, values.pick, "written"))
     store.remember(remembered)
@@ -344,12 +362,13 @@ def import_changes(catalog: Catalog, under: Path | None = None) -> XmpReport:
     seen = store.seen()
     photos = {key: _text_path(catalog, key) for key in store.readable_keys()}
     owners = adobe_owner_texts(photos.values())
-    within = None if under is None else os.fspath(under).rstrip(os.sep) + os.sep
+    sep = "/" if is_url(under) else os.sep
+    within = None if under is None else os.fspath(under).rstrip(sep) + sep
     listing = Listing()
     remembered = []
     for key, photo in photos.items():
-        if within is not None and not photo.startswith(within):
-            continue
+        if is_url(photo) or not _inside(photo, within):
+            continue  # no sidecars are read from object storage (see write_sidecars)
         folder, name = os.path.split(photo)
         wanted = [name + ".xmp"] + ([os.path.splitext(name)[0] + ".xmp"] if photo in owners else [])
         found = []
@@ -383,6 +402,11 @@ def import_changes(catalog: Catalog, under: Path | None = None) -> XmpReport:
     remembered += _import_embedded(catalog, store, seen, photos, within, report)
     store.remember(remembered)
     return report
+
+
+def _inside(photo: str, within: str | None) -> bool:
+    """Whether ``photo`` is in the folder (or URL prefix) ``within`` (ending with its separator), or is it."""
+    return within is None or photo.startswith(within) or photo + within[-1] == within
 
 
 def _text_path(catalog: Catalog, key: str) -> str:
@@ -423,7 +447,7 @@ def _import_embedded(catalog: Catalog, store: Sidecars, seen: dict, photos: dict
     remembered = []
     for key, rating in store.embedded_ratings().items():
         photo = photos.get(key)
-        if photo is None or (within is not None and not photo.startswith(within)):
+        if photo is None or not _inside(photo, within):
             continue
         before = seen.get(("embedded", key))
         if before is not None and before.rating == rating:

@@ -19,6 +19,7 @@ from PIL import Image
 from photocull.config import Settings
 from photocull.errors import UnreadableFile
 from photocull.ingest.decode import decode
+from photocull.ingest.originals import read_original
 from photocull.files import write_atomic
 
 CROP_PX = 256
@@ -59,7 +60,7 @@ def face_crop(face: dict[str, Any], settings: Settings, size: int = CROP_PX) -> 
     """The square crop of ``face`` (a row with ``path`` and box), ``size`` px: for the CLI's crops and the
     web app's face thumbnails alike. UnreadableFile when the photo cannot be read or decoded."""
     try:
-        photo = decode(Path(face["path"]).read_bytes(), face["path"], settings.ingest)
+        photo = decode(read_original(face["path"], settings.ingest.storage_options), face["path"], settings.ingest)
     except OSError as exc:
         raise UnreadableFile(f"cannot read file: {exc.strerror or exc}") from exc
     return _square(photo.rgb, face, size)

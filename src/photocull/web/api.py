@@ -135,14 +135,14 @@ async def preview_image(request: Request, content_hash: Annotated[str, PathParam
         return Response(status_code=304, headers=headers)
     app = request.app
     try:
-        data = await run_in_threadpool(_preview, Path(entry.absolute), content_hash, size, app.state.previews,
+        data = await run_in_threadpool(_preview, entry.original, content_hash, size, app.state.previews,
                                        app.state.settings)
     except UnreadableFile as exc:
         raise HTTPException(404, f"photo unreadable: {exc}") from exc
     return Response(data, media_type="image/webp", headers=headers)
 
 
-def _preview(photo: Path, content_hash: str, size: int, cache: Path, settings) -> bytes:
+def _preview(photo: Path | str, content_hash: str, size: int, cache: Path, settings) -> bytes:
     """A cached preview at once (the scan made the 256 px ones); a missing one made under PREVIEW_MAKERS."""
     try:
         return preview_path(cache, content_hash, size).read_bytes()

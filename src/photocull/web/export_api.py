@@ -92,7 +92,8 @@ def _zip_chunks(request: Request, include_undecided: bool) -> Iterator[bytes]:
         error = None
         try:
             with Catalog(app.state.catalog_path) as catalog:
-                stream_zip(catalog, pipe, app.state.settings.rules, include_undecided)
+                stream_zip(catalog, pipe, app.state.settings.rules, include_undecided,
+                           storage_options=app.state.settings.ingest.storage_options)
         except BrokenPipeError:
             return
         except Exception as exc:  # reported to the reader, which fails the download
@@ -125,5 +126,6 @@ def export_xmp(request: Request, body: XmpIn | None = None) -> dict:
         report = asdict(write_sidecars(catalog, style))
     return {"written": len(report["written"]), "unchanged": report["unchanged"],
             "imported": len(report["imported"]), "skipped_adobe": len(report["skipped_adobe"]),
+            "in_object_storage": len(report["in_object_storage"]),  # never written into a bucket
             "files": report["written"],
             "errors": [{"path": path, "error": why} for path, why in report["problems"]]}

@@ -21,6 +21,8 @@ from typing import Any
 
 from photocull.catalog.store import Catalog
 from photocull.config import Settings
+from photocull.ingest.originals import as_original
+from photocull.ingest.remote import is_url
 from photocull.ranking.cull import score_catalog
 
 SORTS = ("score", "time", "name")
@@ -33,9 +35,9 @@ _NO_DECISION = (None, None, None, False, None, None, None, None)  # as catalog.g
 class Entry:
     """One readable photo as the gallery shows it."""
 
-    key: str  # catalog key (relative to the catalog root when inside it)
+    key: str  # catalog key (relative to the catalog root when inside it; a URL in object storage)
     path: str  # shown path: relative to the catalog root when inside it
-    absolute: str  # printable absolute path
+    absolute: str  # printable absolute path, or the URL
     content_hash: str
     size: int
     time: float  # capture timestamp, else the file's mtime
@@ -50,6 +52,11 @@ class Entry:
     group_rank: int | None
     group_kind: str | None
     people: frozenset[int]
+
+    @property
+    def original(self) -> Path | str:
+        """Where the original is read from (previews, face crops): a file, or its URL in object storage."""
+        return as_original(self.absolute)
 
 
 class GalleryIndex:
@@ -290,8 +297,11 @@ def _entries(catalog: Catalog, settings: Settings) -> list[Entry]:
     entries = []
     for photo in scored.photos:
         absolute = photo["path"]
-        key = catalog.key(Path(absolute))
-        shown = key if catalog.root is not None and Path(absolute).is_relative_to(catalog.root) else absolute
+        if is_url(absolute):  # a photo in object storage: its URL is its key, shown whole
+            key = shown = absolute
+        else:
+            key = catalog.key(Path(absolute))
+            shown = key if catalog.root is not None and Path(absolute).is_relative_to(catalog.root) else absolute
         score = scored.scores[absolute]
         group, rank, kind = groups.get(key, (None, None, None))
         taken = photo.get("capture_timestamp")

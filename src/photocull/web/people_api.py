@@ -206,11 +206,11 @@ async def face_image(request: Request, content_hash: Annotated[str, PathParam(pa
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     cached = request.app.state.catalog_path.parent / "faces" / f"{content_hash}-{face_index}.webp"
-    data = await run_in_threadpool(_thumbnail, request, index, Path(entry.absolute), face_index, cached)
+    data = await run_in_threadpool(_thumbnail, request, index, entry.original, face_index, cached)
     return Response(data, media_type="image/webp", headers=headers)
 
 
-def _thumbnail(request: Request, index: GalleryIndex, photo: Path, face_index: int, cached: Path) -> bytes:
+def _thumbnail(request: Request, index: GalleryIndex, photo: Path | str, face_index: int, cached: Path) -> bytes:
     """The cached thumbnail, else a new one cropped from the photo (the crop rules of people/crops.py)."""
     try:
         return cached.read_bytes()
