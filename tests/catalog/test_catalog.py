@@ -69,3 +69,34 @@ def test_read_only_folder_gets_a_catalog_in_the_user_data_folder(tmp_path, monke
     assert path.is_relative_to(tmp_path / "data" / "photocull" / "catalogs")
     Catalog(path).close()
     assert find_catalog(scenes / "baboon.jpg") == path
+
+
+def test_analysis_progress_says_what_current_analyses_says_and_pages_of_states(tmp_path):
+    """The scan's compact forms: complete contents plus the others, and file states asked by key."""
+    with Catalog(tmp_path / ".photocull" / "catalog.db") as catalog:
+        db = catalog._db
+        for content, stamp in [("a", "i1"), ("b", "i1"), ("c", "i1"), ("d", "old")]:
+            db.execute("INSERT INTO photos (content_hash, stamp, format, width, height, megapixels, decode_mode) "
+                       "VALUES (?, ?, 'jpeg', 1, 1, 0, 'full')", (content, stamp))
+        for table, content, stamp in [("technical", "a", "t1"), ("fingerprints", "a", "f1"),
+                                      ("technical", "b", "t1"), ("fingerprints", "b", "old"),
+                                      ("technical", "d", "t1")]:
+            required = [r[1] for r in db.execute(f"PRAGMA table_info({table})")
+                        if r[3] and r[4] is None and r[1] not in ("content_hash", "stamp")]
+            db.execute(f"INSERT INTO {table} (content_hash, stamp{''.join(', ' + c for c in required)}) "
+                       f"VALUES (?, ?{', 0' * len(required)})", (content, stamp))
+        wanted = {"technical": "t1", "fingerprints": "f1"}
+        current = catalog.current_analyses("i1", wanted)
+        complete, partial = catalog.analysis_progress("i1", wanted)
+        assert complete == {h for h, names in current.items() if len(names) == len(wanted)} == {"a"}
+        assert partial == {h: names for h, names in current.items() if h not in complete}
+        assert partial == {"b": frozenset({"technical"}), "c": frozenset()}
+
+        for i, status in enumerate(["ok", "unreadable", "missing"] * 400):
+            db.execute("INSERT INTO files (path, size, mtime_ns, status, first_seen, last_scanned) "
+                       "VALUES (?, ?, 1, ?, 0, 0)", (f"f{i:04d}.jpg", i, status))
+        keys = [f"f{i:04d}.jpg" for i in range(0, 1300, 2)]  # more than one query's worth, some unknown
+        states = catalog.file_states_of(keys)
+        assert states == {k: s for k, s in catalog.file_states().items() if k in set(keys)}
+        assert len(states) == 600
+        assert catalog.live_file_count() == 800 == len(list(catalog.live_file_keys()))

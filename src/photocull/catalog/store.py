@@ -45,6 +45,7 @@ from photocull.vectors import from_bytes
 
 CATALOG_FILE_NAME = "catalog.db"
 _RAW_NAME_MARK = "\0"
+_KEYS_PER_QUERY = 500  # SQLite allows 999 parameters in a query on its oldest builds
 
 
 def printable(path: Path) -> str:
@@ -174,6 +175,51 @@ class Catalog:
     def file_states(self) -> dict[str, FileState]:
         rows = self._db.execute("SELECT path, size, mtime_ns, content_hash, status FROM files")
         return {r[0]: FileState(r[1], r[2], r[3], r[4]) for r in rows}
+
+    def file_states_of(self, keys: list[str]) -> dict[str, FileState]:
+        """The states of the files among ``keys`` that the catalog knows (a scan asks page by page,
+        so it never holds the whole files table)."""
+        states: dict[str, FileState] = {}
+        for start in range(0, len(keys), _KEYS_PER_QUERY):
+            page = keys[start:start + _KEYS_PER_QUERY]
+            rows = self._query("SELECT path, size, mtime_ns, content_hash, status FROM files "
+                               f"WHERE path IN ({', '.join('?' * len(page))})", page)
+            states.update((r[0], FileState(r[1], r[2], r[3], r[4])) for r in rows)
+        return states
+
+    def live_file_count(self) -> int:
+        """How many files the catalog has that are not marked missing."""
+        return self._query("SELECT count(*) FROM files WHERE status != 'missing'")[0][0]
+
+    def live_file_keys(self) -> Iterator[str]:
+        """The keys of the files not marked missing, streamed from the database (not held in a list)."""
+        try:
+            for (key,) in self._db.execute("SELECT path FROM files WHERE status != 'missing'"):
+                yield key
+        except sqlite3.Error as exc:
+            raise CatalogError(_explain(self.path, exc)) from exc
+
+    def analysis_progress(self, ingest_stamp: str, stamps: dict[str, str]
+                          ) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+        """What :meth:`current_analyses` says, in less memory: (the contents whose values are current for
+        every analyser in ``stamps``, {content: its current analysers} for the other contents decoded with
+        the current settings). A catalog's contents are usually all complete: one string each."""
+        names = list(stamps)
+        joins = "".join(f" LEFT JOIN {name} AS a{i} ON a{i}.content_hash = photos.content_hash AND a{i}.stamp = ?"
+                        for i, name in enumerate(names))
+        flags = "".join(f", a{i}.content_hash IS NOT NULL" for i in range(len(names)))
+        sql = f"SELECT photos.content_hash{flags} FROM photos{joins} WHERE photos.stamp = ?"
+        complete: set[str] = set()
+        partial: dict[str, frozenset[str]] = {}
+        try:
+            for row in self._db.execute(sql, [*stamps.values(), ingest_stamp]):
+                if all(row[1:]):
+                    complete.add(row[0])
+                else:
+                    partial[row[0]] = frozenset(name for name, flag in zip(names, row[1:]) if flag)
+        except sqlite3.Error as exc:
+            raise CatalogError(_explain(self.path, exc)) from exc
+        return frozenset(complete), partial
 
     def current_analyses(self, ingest_stamp: str, stamps: dict[str, str]) -> dict[str, frozenset[str]]:
         """For each content decoded with the current settings: the analysers whose values are current."""

@@ -47,6 +47,7 @@ from photocull.pipeline.worker import Task, ingest_stamp
 from photocull.records import FileResult
 
 ProgressCallback = Callable[[FileResult, int, int], None]  # (result, done, total)
+_COMPARE_PAGE = 2_000  # listed files compared with the catalog per round of queries
 
 
 class ScanCancelled(Exception):
@@ -89,24 +90,31 @@ def scan(
     found = discover(inputs, settings.ingest, catalog.path.parent / "archives")
     report.files, report.ignored, report.problems = len(found.files), dict(found.ignored), found.problems
 
-    states = catalog.file_states()
     wanted = stamps(settings)
-    current = catalog.current_analyses(ingest_stamp(settings), wanted)
-    complete = frozenset(h for h, names in current.items() if len(names) == len(wanted))
+    complete, partial = catalog.analysis_progress(ingest_stamp(settings), wanted)
     tasks = []
-    for entry in found.files:
-        state = states.get(catalog.key(entry.path))
-        if state is None or (state.size, state.mtime_ns) != (entry.size, entry.mtime_ns):
-            tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
-        elif state.status == "unreadable" or (state.status == "ok" and state.content_hash in complete):
-            report.skipped += 1
-            report.unreadable += state.status == "unreadable"
-        elif state.status == "ok" and state.content_hash in current:
-            missing = frozenset(wanted) - current[state.content_hash]
-            tasks.append(Task(entry.path, entry.size, entry.mtime_ns, missing))
-        else:  # missing earlier, or decoded with other settings
-            tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
-    report.missing = catalog.mark_missing(_missing_keys(catalog, found, states))
+    listed_live = 0  # listed files that the catalog has, not marked missing
+    # The catalog is asked page by page, so the driver never holds its whole files table (docs/scale-out.md).
+    for start in range(0, len(found.files), _COMPARE_PAGE):
+        page = found.files[start:start + _COMPARE_PAGE]
+        keys = [catalog.key(entry.path) for entry in page]
+        states = catalog.file_states_of(keys)
+        for entry, key in zip(page, keys):
+            state = states.get(key)
+            if state is not None and state.status != "missing":
+                listed_live += 1
+            if state is None or (state.size, state.mtime_ns) != (entry.size, entry.mtime_ns):
+                tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
+            elif state.status == "unreadable" or (state.status == "ok" and state.content_hash in complete):
+                report.skipped += 1
+                report.unreadable += state.status == "unreadable"
+            elif state.status == "ok" and state.content_hash in partial:
+                missing = frozenset(wanted) - partial[state.content_hash]
+                tasks.append(Task(entry.path, entry.size, entry.mtime_ns, missing))
+            else:  # missing earlier, or decoded with other settings
+                tasks.append(Task(entry.path, entry.size, entry.mtime_ns))
+    report.missing = catalog.mark_missing(_missing_keys(catalog, found, listed_live))
+    del found  # the tasks hold what the run needs
     needed = _needed(tasks, settings)
     for analyser in needed:
         analyser.ensure(settings)
@@ -145,16 +153,21 @@ def _needed(tasks: list[Task], settings: Settings) -> list[Analyser | NeuralAnal
     return [a for a in selected(settings) if any(t.needed is None or a.name in t.needed for t in tasks)]
 
 
-def _missing_keys(catalog: Catalog, found: Discovery, states: dict) -> list[str]:
-    """Catalog files under a scanned folder that are no longer there."""
-    if not found.walked_roots:
+def _missing_keys(catalog: Catalog, found: Discovery, listed_live: int) -> list[str]:
+    """Catalog files under a scanned folder that are no longer there.
+
+    ``listed_live``: how many listed files the catalog has, not marked missing. When that is all of
+    them (a rescan that finds every file, a first scan), nothing can be missing and no set of the
+    listed keys is made; otherwise the catalog's keys are streamed past that set.
+    """
+    if not found.walked_roots or listed_live == catalog.live_file_count():
         return []
     present = {catalog.key(f.path) for f in found.files}
     folders = [root for root in found.walked_roots if isinstance(root, Path)]
     prefixes = tuple(root + "/" for root in found.walked_roots if isinstance(root, str))  # listed URLs
     missing = []
-    for key, state in states.items():
-        if state.status != "missing" and key not in present:
+    for key in catalog.live_file_keys():
+        if key not in present:
             path = catalog.resolve(key)
             if isinstance(path, str):
                 if path.startswith(prefixes):
