@@ -28,6 +28,7 @@ import pytest
 from photocull.catalog.store import Catalog
 from photocull.config import Settings
 from photocull.pipeline.executor import CRASHED
+from photocull.pipeline.ray_engine import start_local_ray
 from photocull.pipeline.scan import scan
 from tests.catalog_values import assert_same_values as _assert_same
 from tests.catalog_values import catalog_values as _values
@@ -44,10 +45,7 @@ def _settings(engine: str, **scan_settings) -> Settings:
 @pytest.fixture(scope="module")
 def ray():
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'photocull[ray]'")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage reports leave the machine
-    temp = tempfile.mkdtemp(prefix="pcray-", dir="/tmp")  # short: Ray's socket paths must stay < 108 chars
-    ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=2, _temp_dir=temp,
-             log_to_driver=False)
+    temp = start_local_ray(2)
     yield ray
     ray.shutdown()
     shutil.rmtree(temp, ignore_errors=True)
@@ -84,6 +82,16 @@ def test_ray_gives_the_same_catalog_as_the_local_pool(ray, photos: Path, local_c
     assert {*BAD, "noise.jpg"} <= {Path(k).name for k in unreadable}
     assert all(reason for reason in unreadable.values())
     assert report.new_unreadable == len(unreadable)
+
+
+def test_the_private_ray_listens_on_loopback_only(ray) -> None:
+    """Ray would advertise and bind the machine's own address; ``start_local_ray`` keeps it on 127.0.0.1."""
+    psutil = pytest.importorskip("psutil")
+    assert {node["NodeManagerAddress"] for node in ray.nodes()} == {"127.0.0.1"}
+    ours = {p.pid for p in psutil.Process().children(recursive=True)}
+    listening = [c.laddr for c in psutil.net_connections("inet") if c.status == "LISTEN" and c.pid in ours]
+    assert listening, "no listening socket of this Ray found"
+    assert all(addr.ip in ("127.0.0.1", "::ffff:127.0.0.1", "::1") for addr in listening), listening
 
 
 def _decoder_pids() -> list[int]:

@@ -56,6 +56,7 @@ DECODE_BATCH = 8  # files per decode call: amortises the call (8: 20-22 photos/s
 # Actors restart whenever their process dies (Ray Data's default); a batch whose actor died under it is
 # retried only so often (Ray Data's default: forever). No named parameter for it yet, hence the warning filter.
 RETRIES = {"max_task_retries": 3}
+_LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # see start_local_ray
 HEARTBEAT = 1.0  # seconds without a result before the stream yields None (the scan may commit)
 
 
@@ -68,6 +69,38 @@ def import_ray() -> Any:
         raise FatalError("the Ray engine needs Ray Data, which is not installed here: "
                          "pip install 'photocull[ray]' (or scan with --engine local)") from exc
     return ray
+
+
+def start_local_ray(cpus: int) -> str:
+    """Start a private single-node Ray on loopback only; returns its temporary folder (remove it after).
+
+    Ray 2.60 swaps 127.0.0.1 for the machine's own address (``resolve_ip_for_localhost``)
+    unless clusters are switched off, so its GCS, raylet and workers would listen
+    on the network: ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (read by the processes
+    it starts; the driver's copy, read at import, is set too) keeps them on
+    127.0.0.1. No usage reports; a short temp dir of its own (Ray's socket paths
+    must stay < 108 characters, and another Ray's files in /tmp/ray must not be
+    mixed up with this one's).
+    """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    before = os.environ.get(_LOOPBACK_ONLY)
+    os.environ[_LOOPBACK_ONLY] = "0"
+    ray = import_ray()
+    from ray._private import ray_constants
+
+    clusters, ray_constants.ENABLE_RAY_CLUSTER = ray_constants.ENABLE_RAY_CLUSTER, False
+    short = tempfile.gettempdir() if len(tempfile.gettempdir()) <= 40 else "/tmp"
+    temp_dir = tempfile.mkdtemp(prefix="photocull-ray-", dir=short)
+    try:
+        ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=cpus, _temp_dir=temp_dir,
+                 log_to_driver=False, logging_level=logging.WARNING)
+    finally:  # a cluster joined later from this process must see the network again
+        if before is None:
+            os.environ.pop(_LOOPBACK_ONLY)
+        else:
+            os.environ[_LOOPBACK_ONLY] = before
+        ray_constants.ENABLE_RAY_CLUSTER = clusters
+    return temp_dir
 
 
 class _Decoder:
@@ -122,13 +155,7 @@ class RayEngine:
             if self.address:
                 ray.init(address=self.address, log_to_driver=False, logging_level=logging.WARNING)
             else:
-                # No usage reports; a short temp dir of its own (Ray's socket paths must stay < 108 chars,
-                # and another Ray's files in /tmp/ray must not be mixed up with this one's).
-                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-                short = tempfile.gettempdir() if len(tempfile.gettempdir()) <= 40 else "/tmp"
-                self._temp_dir = tempfile.mkdtemp(prefix="photocull-ray-", dir=short)
-                ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=os.cpu_count() or 1,
-                         _temp_dir=self._temp_dir, log_to_driver=False, logging_level=logging.WARNING)
+                self._temp_dir = start_local_ray(os.cpu_count() or 1)
             self._connected = True
             self._restore_printing = _errors_to_stderr()
         self.ray = ray
