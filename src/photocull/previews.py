@@ -66,16 +66,23 @@ def webp_preview(rgb: np.ndarray, size: int) -> bytes:
     return buffer.getvalue()
 
 
-def save_thumbnail(cache: Path, content_hash: str, rgb: np.ndarray) -> bool:
-    """Write the 256 px preview of ``content_hash`` from its working copy ``rgb`` unless it exists.
+def thumbnail(rgb: np.ndarray) -> bytes:
+    """The 256 px gallery thumbnail (WebP) of a working copy.
 
     The working copy is upright and at least 256 px on its long edge unless the
     photo itself is smaller (then the thumbnail is that size, as :func:`preview`
-    makes it). Written atomically without fsync: a cache entry, made again on
-    request if lost. True when written.
+    makes it).
+    """
+    return webp_preview(rgb, THUMBNAIL_SIZE)
+
+
+def save_thumbnail(cache: Path, content_hash: str, webp: bytes) -> bool:
+    """Store ``content_hash``'s :func:`thumbnail` unless it exists; True when written.
+
+    Written atomically without fsync: a cache entry, made again on request if lost.
     """
     path = preview_path(cache, content_hash, THUMBNAIL_SIZE)
     if path.exists():
         return False
-    write_atomic(path, webp_preview(rgb, THUMBNAIL_SIZE), durable=False)
+    write_atomic(path, webp, durable=False)
     return True

@@ -37,6 +37,9 @@ class PhotoRecord:
     analyses: dict[str, tuple[str, Any]] = field(default_factory=dict)  # name -> (stamp, record)
     # Neural analysers still to run, in the scanning process: name -> prepared model input.
     pending: dict[str, Any] = field(default_factory=dict)
+    # The 256 px gallery thumbnail (WebP) a worker made from its working copy; the scanning
+    # process saves it (a worker on another node cannot reach the catalog's folder) and drops it.
+    thumbnail: bytes | None = None
 
 
 @dataclass(slots=True)

@@ -68,7 +68,7 @@ def test_photocull_toml_is_valid_photocull_settings() -> None:
     settings = load_settings(DEPLOY / "photocull.toml")
     assert settings.scan.engine == "ray"
     assert settings.scan.ray_address == "auto"
-    assert settings.scan.thumbnails is False  # worker actors cannot reach the head's previews folder
+    assert settings.scan.thumbnails is True  # made by the actors, saved by the driver beside the catalog
 
 
 # --- ray up ----------------------------------------------------------------------------------

@@ -30,11 +30,13 @@ from photocull.config import Settings
 from photocull.pipeline.executor import CRASHED
 from photocull.pipeline.ray_engine import start_local_ray
 from photocull.pipeline.scan import scan
+from photocull.previews import THUMBNAIL_SIZE
 from tests.catalog_values import assert_same_values as _assert_same
 from tests.catalog_values import catalog_values as _values
 from tests.helpers import run_cli
 
 ANALYSERS = ("technical", "fingerprints", "aesthetic", "embedding")  # two networks: the inference actors run
+DECODED = ("technical", "fingerprints")  # measured by the decoders themselves
 BAD = ("truncated_jpeg.jpg", "empty.jpg", "broken.png", "decompression_bomb.gif")
 
 
@@ -77,6 +79,9 @@ def test_ray_gives_the_same_catalog_as_the_local_pool(ray, photos: Path, local_c
     assert report.analyser_runs["aesthetic"] == report.analyser_runs["embedding"] == len(local_catalog["photos"])
     actual = _values(tmp_path / "catalog.db")
     _assert_same(actual, local_catalog)
+    # the actors' thumbnails, saved by the driver beside the catalog (the web gallery reads them)
+    saved = {p.name for p in (tmp_path / "previews").rglob("*.webp")}
+    assert saved == {f"{content_hash}-{THUMBNAIL_SIZE}.webp" for content_hash in local_catalog["photos"]}
     # (b) corrupt files are recorded unreadable, with the same reasons, and the job succeeds
     unreadable = {k: r["reason"] for k, r in actual["files"].items() if r["status"] == "unreadable"}
     assert {*BAD, "noise.jpg"} <= {Path(k).name for k in unreadable}
@@ -115,11 +120,15 @@ def test_a_killed_decode_actor_loses_no_photo(ray, photos: Path, local_catalog: 
             os.kill(pids[0], signal.SIGKILL)  # mid-scan: it holds a batch, and more are queued
             killed.append(pids[0])
 
+    # Without the networks, results come straight from the decoders: after 3, they are mid-job (with
+    # them, the decoders may have finished before the first result is out of the inference stage).
+    settings = Settings(scan={"engine": "ray", "analysers": DECODED, "commit_every": 4})
     with Catalog(tmp_path / "catalog.db") as catalog:
-        report = scan([photos], catalog, _settings("ray", commit_every=4), on_result=on_result)
+        report = scan([photos], catalog, settings, on_result=on_result)
     assert killed
     assert report.processed == len(local_catalog["files"])  # every file came back once
-    _assert_same(_values(tmp_path / "catalog.db"), local_catalog)
+    tables = ("files", "photos", *DECODED)
+    _assert_same(_values(tmp_path / "catalog.db", tables), local_catalog, tables)
 
 
 # Installed with PYTHONPATH in a scan's processes (workers and actors inherit it): decoding a file named

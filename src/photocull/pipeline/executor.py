@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
-from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from photocull.analysis.base import NeuralAnalyser
@@ -29,7 +28,7 @@ from photocull.config import Settings
 from photocull.pipeline.worker import Task, hash_file, init_worker, process_file
 from photocull.records import FileResult
 
-WorkerSetup = tuple[Settings, frozenset[str], Path | None]  # init_worker's arguments
+WorkerSetup = tuple[Settings, frozenset[str], bool]  # init_worker's arguments
 Hashed = tuple[Task, str | None, str | None]  # (task, content hash, why there is none)
 CRASHED = "the decoder crashed on this file (worker process died)"
 T = TypeVar("T")

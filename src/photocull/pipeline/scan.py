@@ -44,7 +44,8 @@ from photocull.models.runtime import thread_budget
 from photocull.people.update import PeopleUpdate, update_people
 from photocull.pipeline.executor import open_engine, unreadable
 from photocull.pipeline.worker import Task, ingest_stamp
-from photocull.records import FileResult
+from photocull.previews import save_thumbnail
+from photocull.records import FileResult, PhotoRecord
 
 ProgressCallback = Callable[[FileResult, int, int], None]  # (result, done, total)
 _COMPARE_PAGE = 2_000  # listed files compared with the catalog per round of queries
@@ -122,9 +123,12 @@ def scan(
     if on_plan:
         on_plan(len(tasks))
 
+    previews = catalog.path.parent / "previews"  # where the web app and the report look for thumbnails
     with _BatchWriter(catalog, settings.scan.commit_every, settings.scan.commit_seconds) as writer:
 
         def record(result: FileResult) -> None:
+            if result.photo is not None and result.photo.thumbnail is not None:
+                _save_thumbnail(previews, result.photo)
             writer.add(result)
             report.processed += 1
             if result.photo is not None:
@@ -139,13 +143,20 @@ def scan(
                 on_result(result, report.processed, len(tasks))
 
         if tasks:
-            # The gallery's thumbnails go where the web app and the report look for previews.
-            thumbnails = catalog.path.parent / "previews" if settings.scan.thumbnails else None
-            _run(tasks, settings, complete, neural, record, writer, thumbnails)
+            _run(tasks, settings, complete, neural, record, writer, settings.scan.thumbnails)
     if "faces" in settings.scan.analysers:
         report.people = update_people(catalog, settings)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _save_thumbnail(previews: Path, photo: PhotoRecord) -> None:
+    """Store the thumbnail a worker made (here: workers may run on other nodes) and drop it from the record."""
+    try:
+        save_thumbnail(previews, photo.content_hash, photo.thumbnail)
+    except OSError:  # a cache entry (disk full, read-only folder): the web app makes it on request
+        pass
+    photo.thumbnail = None
 
 
 def _needed(tasks: list[Task], settings: Settings) -> list[Analyser | NeuralAnalyser]:
@@ -211,7 +222,7 @@ class _BatchWriter:
 
 
 def _run(tasks: list[Task], settings: Settings, known: frozenset[str], neural: list[NeuralAnalyser],
-         record: Callable[[FileResult], None], writer: _BatchWriter, thumbnails: Path | None) -> None:
+         record: Callable[[FileResult], None], writer: _BatchWriter, thumbnails: bool) -> None:
     """Hash the files that may be copies, then analyse each new content once, on the configured engine."""
     sizes = Counter(t.size for t in tasks)
     maybe_copies = [t for t in tasks if sizes[t.size] > 1 and not t.needed]

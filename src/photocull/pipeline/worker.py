@@ -17,7 +17,7 @@ from photocull.config import Settings
 from photocull.errors import UnreadableFile
 from photocull.ingest.decode import decode, register_codecs
 from photocull.ingest.metadata import read_metadata
-from photocull.previews import save_thumbnail
+from photocull.previews import thumbnail
 from photocull.records import FileResult, ImageInfo, PhotoRecord, Status
 
 INGEST_VERSION = 1  # bump when decoding or metadata reading changes stored values
@@ -39,11 +39,11 @@ def ingest_stamp(settings: Settings) -> str:
 # Given once per worker process at start-up rather than with every task.
 _settings: Settings | None = None
 _known: frozenset[str] = frozenset()
-_thumbnails: Path | None = None  # the catalog's previews folder, when scans write thumbnails
+_thumbnails = False  # whether new contents get their gallery thumbnail
 
 
-def init_worker(settings: Settings, known: frozenset[str], thumbnails: Path | None = None) -> None:
-    """Once per worker process: settings, known contents, where thumbnails go (None: nowhere),
+def init_worker(settings: Settings, known: frozenset[str], thumbnails: bool = False) -> None:
+    """Once per worker process: settings, known contents, whether to make thumbnails,
     one thread per library, codecs.
 
     Ctrl-C reaches the whole process group; only the parent acts on it (it keeps
@@ -116,23 +116,20 @@ def process_file(task: Task) -> FileResult:
 
 
 def analyse(data: bytes, name: Path, content_hash: str, settings: Settings,
-            needed: frozenset[str] | None = None, thumbnails: Path | None = None) -> PhotoRecord:
+            needed: frozenset[str] | None = None, thumbnails: bool = False) -> PhotoRecord:
     """Decode once and run the ``needed`` analysers (all selected when None) on the working copy.
 
     Neural analysers only prepare their model input here; the scanning process
-    runs their networks in batches and completes the record. With ``thumbnails``
-    (a previews folder), new content (``needed`` None) also gets its 256 px
-    gallery thumbnail there, from the same working copy.
+    runs their networks in batches and completes the record. With ``thumbnails``,
+    new content (``needed`` None) also gets its 256 px gallery thumbnail, made
+    from the same working copy and saved by the scanning process.
     """
     decoded = decode(data, name, settings.ingest)
-    if thumbnails is not None and needed is None:
-        try:
-            save_thumbnail(thumbnails, content_hash, decoded.rgb)
-        except OSError:  # a cache entry (disk full, read-only folder): the web app makes it on request
-            pass
     info = ImageInfo(decoded.format, decoded.width, decoded.height, round(decoded.megapixels, 2),
                      decoded.decode_mode)
     photo = PhotoRecord(content_hash, info, read_metadata(decoded.image, data), ingest_stamp(settings))
+    if thumbnails and needed is None:
+        photo.thumbnail = thumbnail(decoded.rgb)
     prepared = {}  # analysers that share a prepare function (the 224 px thumbnail) share its result
     for analyser in selected(settings):
         if needed is not None and analyser.name not in needed:
