@@ -28,6 +28,7 @@ import pytest
 from photocull.catalog.store import Catalog
 from photocull.config import Settings
 from photocull.pipeline.executor import CRASHED
+from photocull.pipeline import ray_engine
 from photocull.pipeline.ray_engine import start_local_ray
 from photocull.pipeline.scan import scan
 from photocull.previews import THUMBNAIL_SIZE
@@ -97,6 +98,16 @@ def test_the_private_ray_listens_on_loopback_only(ray) -> None:
     listening = [c.laddr for c in psutil.net_connections("inet") if c.status == "LISTEN" and c.pid in ours]
     assert listening, "no listening socket of this Ray found"
     assert all(addr.ip in ("127.0.0.1", "::ffff:127.0.0.1", "::1") for addr in listening), listening
+
+
+def test_a_long_listing_runs_as_datasets_one_after_another(ray, photos: Path, local_catalog: dict, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ray_engine, "DATASET_TASKS", 10)  # 25 files: three datasets, as 1,000,000 would make 20
+    with Catalog(tmp_path / "catalog.db") as catalog:
+        report = scan([photos], catalog, Settings(scan={"engine": "ray", "analysers": DECODED}))
+    assert report.processed == len(local_catalog["files"]) > 20
+    tables = ("files", "photos", *DECODED)
+    _assert_same(_values(tmp_path / "catalog.db", tables), local_catalog, tables)
 
 
 def _decoder_pids() -> list[int]:

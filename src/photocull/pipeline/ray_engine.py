@@ -57,6 +57,8 @@ DECODE_BATCH = 8  # files per decode call: amortises the call (8: 20-22 photos/s
 # retried only so often (Ray Data's default: forever). No named parameter for it yet, hence the warning filter.
 RETRIES = {"max_task_retries": 3}
 _LOOPBACK_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # see start_local_ray
+DATASET_TASKS = 50_000  # tasks per dataset: ~25 MB of rows on the driver; a new dataset's start (~3 s) is
+# then under 0.5 % of its 50,000 files' work
 HEARTBEAT = 1.0  # seconds without a result before the stream yields None (the scan may commit)
 
 
@@ -185,33 +187,42 @@ class RayEngine:
 
     def _stream(self, fn: Callable[[Task], Any], failed: Callable[[Task, str], Any], tasks: Sequence[Task],
                 setup: WorkerSetup, neural: Sequence[NeuralAnalyser], threads: int = 1) -> Iterator[Any]:
-        """Every task's result once: a pass in batches, then what did not come back one file per block."""
+        """Every task's result once: passes in batches (``DATASET_TASKS`` tasks per dataset, so the
+        driver and the object store hold one part of a million-file listing at a time), then what did
+        not come back, one file per block."""
         returned = bytearray(len(tasks))
-        todo = list(range(len(tasks)))
-        for per_block in (DECODE_BATCH, 1):
-            dataset = self._dataset(fn, tasks, todo, per_block, setup, neural, threads)
-            for item in _iterate(dataset):
-                if item is None:
-                    yield None
-                    continue
-                for index, payload in zip(item["index"], item["payload"]):
-                    value = pickle.loads(payload)
-                    if isinstance(value, FatalError):
-                        raise value
-                    if not returned[index]:  # a retried batch may have come back after all
-                        returned[index] = 1
-                        yield value
-            todo = [i for i in todo if not returned[i]]
-            if not todo:
-                return
-        for index in todo:  # killed its actor on every try, on its own
-            yield failed(tasks[index], CRASHED)
+        for start in range(0, len(tasks), DATASET_TASKS):
+            part = list(range(start, min(start + DATASET_TASKS, len(tasks))))
+            yield from self._pass(fn, tasks, part, DECODE_BATCH, setup, neural, threads, returned)
+        todo = [i for i in range(len(tasks)) if not returned[i]]
+        if todo:
+            yield from self._pass(fn, tasks, todo, 1, setup, neural, threads, returned)
+        for index in todo:
+            if not returned[index]:  # killed its actor on every try, on its own
+                yield failed(tasks[index], CRASHED)
+
+    def _pass(self, fn: Callable[[Task], Any], tasks: Sequence[Task], indices: list[int], per_block: int,
+              setup: WorkerSetup, neural: Sequence[NeuralAnalyser], threads: int, returned: bytearray) -> Iterator[Any]:
+        """One dataset over ``indices``: each result the first time it comes back (None: a heartbeat)."""
+        for item in _iterate(self._dataset(fn, tasks, indices, per_block, setup, neural, threads)):
+            if item is None:
+                yield None
+                continue
+            for index, payload in zip(item["index"], item["payload"]):
+                value = pickle.loads(payload)
+                if isinstance(value, FatalError):
+                    raise value
+                if not returned[index]:  # a retried batch may have come back after all
+                    returned[index] = 1
+                    yield value
 
     def _dataset(self, fn: Callable[[Task], Any], tasks: Sequence[Task], indices: list[int], per_block: int,
                  setup: WorkerSetup, neural: Sequence[NeuralAnalyser], threads: int) -> Any:
         from ray.data import ActorPoolStrategy, DataContext
 
         workers = min(self.workers, len(indices))
+        # Files run alone (per_block 1) one per actor at a time: an actor its file kills takes no other's retries.
+        in_flight = 1 if per_block == 1 else None
         cpus, gpus = self._resource("CPU"), int(self._resource("GPU"))
         share = min(1.0, cpus / (workers + bool(neural)))  # the decoders and one CPU inference actor fit
         with warnings.catch_warnings():  # Ray Data's own: copying its context, our retry limit (see RETRIES)
@@ -225,7 +236,8 @@ class RayEngine:
                 items = [{"index": i, "payload": pickle.dumps(tasks[i])} for i in indices]
                 dataset = self.ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / per_block))
                 dataset = dataset.map_batches(_Decoder, fn_constructor_args=(setup, fn), batch_size=per_block,
-                                              batch_format="numpy", compute=ActorPoolStrategy(size=workers),
+                                              batch_format="numpy", compute=ActorPoolStrategy(
+                                                  size=workers, max_tasks_in_flight_per_actor=in_flight),
                                               num_cpus=share, **RETRIES)
                 if neural:
                     from photocull.models.runtime import ACCELERATOR_BATCH, batch_size
