@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+BAD = ("truncated_jpeg.jpg", "empty.jpg", "broken.png", "decompression_bomb.gif")  # from corpus/bad
 TABLES = ("files", "photos", "technical", "fingerprints", "aesthetic", "embedding")
 NOT_VALUES = {"first_seen", "last_scanned"}  # when, not what
+
+
+def scenes_with_bad_files(corpus: Path, folder: Path) -> Path:
+    """``folder``: a copy of corpus/scenes plus the :data:`BAD` files, the photos both engines scan."""
+    shutil.copytree(corpus / "scenes", folder)
+    for name in BAD:
+        shutil.copy(corpus / "bad" / name, folder / name)
+    return folder
 
 
 def catalog_values(path: Path, tables: tuple[str, ...] = TABLES) -> dict:

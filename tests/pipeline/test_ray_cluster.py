@@ -28,10 +28,9 @@ from photocull.catalog.store import Catalog
 from photocull.config import Settings
 from photocull.pipeline.scan import scan
 from tests import netns
-from tests.catalog_values import assert_same_values, catalog_values
+from tests.catalog_values import BAD, assert_same_values, catalog_values, scenes_with_bad_files
 
 ANALYSERS = ("technical", "fingerprints", "aesthetic", "embedding")  # the networks too: the inference actor runs
-BAD = ("truncated_jpeg.jpg", "empty.jpg", "broken.png", "decompression_bomb.gif")
 PORT = 6379  # the head's port inside namespace A: a fresh namespace has every port free
 START_TIMEOUT = 90
 SCAN_TIMEOUT = 180  # 25 files; the local pool takes seconds
@@ -189,11 +188,7 @@ def cluster():
 @pytest.fixture(scope="module")
 def photos(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """corpus/scenes and four broken files from corpus/bad (at one path: both nodes see this machine's disk)."""
-    folder = tmp_path_factory.mktemp("two-node") / "photos"
-    shutil.copytree(corpus / "scenes", folder)
-    for name in BAD:
-        shutil.copy(corpus / "bad" / name, folder / name)
-    return folder
+    return scenes_with_bad_files(corpus, tmp_path_factory.mktemp("two-node") / "photos")
 
 
 def test_a_scan_on_two_nodes_gives_the_local_pools_catalog(cluster: TwoNodeCluster, photos: Path,

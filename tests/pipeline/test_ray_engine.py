@@ -34,11 +34,11 @@ from photocull.pipeline.scan import scan
 from photocull.previews import THUMBNAIL_SIZE
 from tests.catalog_values import assert_same_values as _assert_same
 from tests.catalog_values import catalog_values as _values
+from tests.catalog_values import BAD, scenes_with_bad_files
 from tests.helpers import run_cli
 
 ANALYSERS = ("technical", "fingerprints", "aesthetic", "embedding")  # two networks: the inference actors run
 DECODED = ("technical", "fingerprints")  # measured by the decoders themselves
-BAD = ("truncated_jpeg.jpg", "empty.jpg", "broken.png", "decompression_bomb.gif")
 
 
 def _settings(engine: str, **scan_settings) -> Settings:
@@ -57,10 +57,7 @@ def ray():
 @pytest.fixture(scope="module")
 def photos(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """corpus/scenes, four broken files from corpus/bad and bytes that are no image at all."""
-    folder = tmp_path_factory.mktemp("ray") / "photos"
-    shutil.copytree(corpus / "scenes", folder)
-    for name in BAD:
-        shutil.copy(corpus / "bad" / name, folder / name)
+    folder = scenes_with_bad_files(corpus, tmp_path_factory.mktemp("ray") / "photos")
     (folder / "noise.jpg").write_bytes(os.urandom(5000))
     return folder
 

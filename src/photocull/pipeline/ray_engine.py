@@ -220,7 +220,8 @@ class RayEngine:
                  setup: WorkerSetup, neural: Sequence[NeuralAnalyser], threads: int) -> Any:
         from ray.data import ActorPoolStrategy, DataContext
 
-        workers = min(self.workers, len(indices))
+        blocks = math.ceil(len(indices) / per_block)
+        workers = min(self.workers, blocks)  # an actor more than there are blocks would start for nothing
         # Files run alone (per_block 1) one per actor at a time: an actor its file kills takes no other's retries.
         in_flight = 1 if per_block == 1 else None
         cpus, gpus = self._resource("CPU"), int(self._resource("GPU"))
@@ -234,7 +235,7 @@ class RayEngine:
             context.max_errored_blocks = -1  # a batch that kept killing its actor: its tasks run again, alone
             with DataContext.current(context):
                 items = [{"index": i, "payload": pickle.dumps(tasks[i])} for i in indices]
-                dataset = self.ray.data.from_items(items, override_num_blocks=math.ceil(len(items) / per_block))
+                dataset = self.ray.data.from_items(items, override_num_blocks=blocks)
                 dataset = dataset.map_batches(_Decoder, fn_constructor_args=(setup, fn), batch_size=per_block,
                                               batch_format="numpy", compute=ActorPoolStrategy(
                                                   size=workers, max_tasks_in_flight_per_actor=in_flight),
