@@ -1,4 +1,4 @@
-"""The inference stage: neural analysers run here, in batches, in a thread of the scanning process.
+"""The inference stage: neural analysers run here, in batches, in one thread of the scanning process.
 
 Workers decode and hand over small prepared inputs (a 224 x 224 thumbnail per
 model); this stage stacks them into batches (``models.batch_size``) and runs
@@ -110,18 +110,18 @@ class InferenceStage:
                 batch = self._next_batch()
                 if batch is None:
                     return
-                self._in_batch += len(batch)
+                self._in_batch = len(batch)
             try:
-                done = run_batch(self.analysers, self.runtime, self.settings, batch)
+                run_batch(self.analysers, self.runtime, self.settings, batch)
             except BaseException as exc:  # handed to the scanning loop, which stops the scan
                 with self._changed:
-                    self._error = self._error or exc
-                    self._in_batch -= len(batch)
+                    self._error = exc
+                    self._in_batch = 0
                     self._changed.notify_all()
                 return
             with self._changed:
-                self._done.extend(done)
-                self._in_batch -= len(batch)
+                self._done.extend(batch)
+                self._in_batch = 0
                 self._changed.notify_all()
 
     def _next_batch(self) -> list[FileResult] | None:
